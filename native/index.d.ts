@@ -1,0 +1,185 @@
+// Types of native/build/Release/ffr_native.node (design.md "Native addon API").
+// Load with createRequire: `const native = require('../native/build/Release/ffr_native.node') as typeof import('../native/index.js')`.
+//
+// Every method throws an Error with a numeric `errno` (Linux errno value) and a
+// `code` string ("EINVAL", "ENOENT", ...) whose message names the cause:
+//   EINVAL   argument of the wrong type or out of range (the message names it)
+//   ENOENT   unknown session / object handle
+//   EEXIST   handle, QPN or MR key already in use
+//   EBADF    the object was closed
+//   ENOTCONN send/closeConn to a connection that is gone (ControlServer)
+//   ETIMEDOUT send: the peer did not read for 5 s (the connection is closed)
+//   EOPNOTSUPP unsupported QP type
+// Handles (sid, cq, qp, ...) are u32, non-zero. Numbers that are u32 must be
+// integers in 0..2^32-1; u64 fields take a bigint (or a safe-integer number).
+
+/** An error thrown by the addon. */
+export interface NativeError extends Error {
+  errno: number;
+  code?: string;
+}
+
+export type CtlEvent =
+  | { type: 'open'; conn: number; pid: number; uid: number; gid: number }
+  /** body is the frame without its length prefix; fds now belong to JS (closeFd them or hand them on). */
+  | { type: 'message'; conn: number; body: Buffer; fds: number[] }
+  /**
+   * reason: 'peer closed', 'peer closed mid-frame', 'frame of N bytes exceeds FFR_MAX_FRAME',
+   * 'more than FFR_MAX_FDS (4) fds on one frame', 'recv failed: ...', 'send timed out (peer not reading)',
+   * 'closed by router' (after closeConn), 'server closed' (after close).
+   * Exactly one 'close' per 'open'; no event of a connection follows its 'close'.
+   */
+  | { type: 'close'; conn: number; reason: string };
+
+export declare class ControlServer {
+  /** Binds (replacing a stale socket at path, mode 0666) and starts the epoll thread. Keeps the process alive until close(). */
+  constructor(path: string, onEvent: (ev: CtlEvent) => void);
+  /** Adds the u32 LE length prefix; one sendmsg (retried on partial writes). fds are dup'ed by SCM_RIGHTS, the caller still owns them. At most FFR_MAX_FDS fds, body at most FFR_MAX_FRAME bytes. */
+  send(conn: number, body: Buffer, fds?: number[]): void;
+  /** Closes the connection; a 'close' event with reason 'closed by router' follows. Unknown conn: no-op. */
+  closeConn(conn: number): void;
+  /** Stops the thread, closes every connection ('close' events follow), unlinks the socket path. Idempotent. */
+  close(): void;
+}
+
+export interface DataPlaneOptions {
+  /** Spin this long without work before sleeping on the doorbell (0..10_000_000). */
+  idleSpinUs: number;
+  /** Max WRs executed per QP per sweep (1..65536). */
+  maxBatch: number;
+}
+
+export interface RingFd {
+  /** memfd owned by the caller: send it to the shim, then closeFd it. */
+  fd: number;
+  /** Size of the memfd (page-rounded) = bytes the shim maps. */
+  ringBytes: number;
+}
+
+export interface SessionStats {
+  sid: number;
+  bytesOut: number;
+  bytesIn: number;
+  wrsOut: number;
+  wrsIn: number;
+  /** count per ibv_wc_status value; statuses never seen are absent. */
+  completions: Record<number, number>;
+}
+
+export interface QpCreateOptions {
+  qpn: number; // 1..2^24-1, unique per router
+  type: number; // IBV_QPT_RC (2) | IBV_QPT_UC (3) | IBV_QPT_UD (4)
+  pd: number;
+  sendCq: number;
+  recvCq: number;
+  srq: number; // 0 = own RQ
+  sqEntries: number; // 1..FFR_MAX_QP_WR (rounded up to a power of two)
+  rqEntries: number; // 1..FFR_MAX_QP_WR without SRQ, ignored with one
+  maxSendSge: number; // 0..FFR_MAX_SGE
+  maxRecvSge: number; // 0..FFR_MAX_SGE
+  maxInline: number; // 0..FFR_MAX_INLINE
+  sqSigAll: boolean;
+  tenant: number; // of the owning container
+  lid: number; // of the owning container, 1..65535
+}
+
+/** Every field optional: only given attributes change. */
+export interface QpModifyAttrs {
+  state?: number; // ibv_qp_state; RESET discards both rings (cons = prod), ERR flushes
+  accessFlags?: number; // IBV_ACCESS_REMOTE_WRITE|READ|ATOMIC honoured as responder
+  qkey?: number;
+  destQpn?: number;
+  dlid?: number;
+  isGlobal?: boolean;
+  dgid?: Buffer; // 16 bytes
+  minRnrTimer?: number; // 0..31 (IB encoding)
+  rnrRetry?: number; // 0..7, 7 = forever
+  retryCnt?: number; // 0..7
+  timeout?: number; // 0..31, 4.096us * 2^t, 0 = forever
+  pathMtu?: number;
+  sl?: number;
+  pkeyIndex?: number;
+}
+
+export declare class DataPlane {
+  /** Starts the data-plane thread. Keeps serving until close(), even if JS drops the object. */
+  constructor(opts: DataPlaneOptions);
+  /** The doorbell eventfd (EFD_NONBLOCK); owned by the data plane: send it, never close it. */
+  doorbellFd(): number;
+  /** Creates the session page (router_state = UP). lid 1..65535. */
+  addSession(sid: number, opts: { tenant: number; lid: number }): { pageFd: number };
+  /** Reclaims every native object of the session. crashed: RC QPs of other sessions connected to its QPs go to ERR (head send RETRY_EXC_ERR, rest flushed). */
+  removeSession(sid: number, crashed: boolean): void;
+  /** Takes ownership of eventFd (even when it throws). */
+  addChannel(sid: number, ch: number, eventFd: number): void;
+  removeChannel(sid: number, ch: number): void;
+  /** entries = the app's cqe (1..FFR_MAX_CQE); the ring gets next_pow2(cqe + 1) slots, returned as `entries`. channel 0 = none. */
+  createCq(sid: number, cq: number, opts: { entries: number; channel?: number }): RingFd & { entries: number };
+  destroyCq(sid: number, cq: number): void;
+  /** Maps [fdOffset, fdOffset + length) of fd; takes ownership of fd (even when it throws). key = lkey = rkey, non-zero, unique. */
+  regMr(
+    sid: number,
+    mr: number,
+    opts: {
+      pd: number;
+      key: number;
+      addr: bigint;
+      length: bigint;
+      iova: bigint;
+      access: number;
+      fd: number;
+      fdOffset: bigint;
+      fdSize: bigint;
+    },
+  ): void;
+  deregMr(sid: number, mr: number): void;
+  /** entries 1..FFR_MAX_SRQ_WR (rounded to a power of two, returned), maxSge 1..FFR_MAX_SGE. */
+  createSrq(
+    sid: number,
+    srq: number,
+    opts: { pd: number; entries: number; maxSge: number; limit: number },
+  ): RingFd & { stride: number; entries: number };
+  /** Stores the limit (also in the ring header's srq_limit). */
+  modifySrq(sid: number, srq: number, opts: { limit: number }): void;
+  destroySrq(sid: number, srq: number): void;
+  /** rqOffset/rqEntries/rqStride are 0 when the QP uses an SRQ. */
+  createQp(
+    sid: number,
+    qp: number,
+    opts: QpCreateOptions,
+  ): RingFd & {
+    sqOffset: number;
+    sqStride: number;
+    sqEntries: number;
+    rqOffset: number;
+    rqStride: number;
+    rqEntries: number;
+  };
+  modifyQp(sid: number, qp: number, attrs: QpModifyAttrs): void;
+  /** Current ibv_qp_state (the data plane may have moved it to ERR). */
+  qpState(sid: number, qp: number): number;
+  /** Does not touch the peer (its later sends meet the RC retry rule). */
+  destroyQp(sid: number, qp: number): void;
+  createAh(
+    sid: number,
+    ah: number,
+    opts: {
+      pd: number;
+      dlid: number;
+      isGlobal: boolean;
+      dgid?: Buffer;
+      sl?: number;
+      srcPathBits?: number;
+      portNum?: number;
+    },
+  ): void;
+  destroyAh(sid: number, ah: number): void;
+  stats(): SessionStats[];
+  /** router_state = STOPPING in every page, every QP to ERR and flushed (as far as CQs have room), every armed CQ's channel fired. */
+  shutdown(): void;
+  /** Stops the thread, unmaps everything; later calls throw EBADF. Idempotent. */
+  close(): void;
+}
+
+/** close(2) on an fd received in a 'message' event or returned by the data plane. */
+export declare function closeFd(fd: number): void;

@@ -1,0 +1,208 @@
+#include "dataplane.h"
+
+#include <poll.h>
+#include <sched.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "ring.h"
+
+namespace ffr {
+
+uint64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+DataPlane::JsLock::JsLock(DataPlane& dp) : dp_(dp) {
+  dp_.js_waiting_.fetch_add(1, std::memory_order_acq_rel);
+  dp_.mu_.lock();
+  dp_.js_waiting_.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+DataPlane::JsLock::~JsLock() { dp_.mu_.unlock(); }
+
+DataPlane::DataPlane(uint32_t idle_spin_us, uint32_t max_batch)
+    : idle_spin_ns_(static_cast<uint64_t>(idle_spin_us) * 1000), max_batch_(max_batch) {
+  doorbell_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!doorbell_.valid()) throw_errno("eventfd (doorbell)");
+  thread_ = std::thread([this] { run(); });
+}
+
+DataPlane::~DataPlane() { close(); }
+
+void DataPlane::check_open() const {
+  if (closed_) throw_err(EBADF, "data plane is closed");
+}
+
+void DataPlane::kick() {
+  uint64_t one = 1;
+  (void)!::write(doorbell_.get(), &one, sizeof(one));
+}
+
+void DataPlane::set_need_wakeup(uint32_t v) {
+  for (auto& kv : t_.sessions) store_release(&kv.second->page->need_wakeup, v);
+}
+
+bool DataPlane::sweep(uint64_t now) {
+  bool work = false;
+  sweep_bytes_ = 0;
+  // Start where the last budget-limited sweep stopped, so no QP starves.
+  const size_t n = t_.qp_list.size();
+  if (sweep_start_ >= n) sweep_start_ = 0;
+  for (size_t i = 0; i < n; i++) {
+    Qp* qp = t_.qp_list[(sweep_start_ + i) % n];
+    if (sweep_bytes_ >= kSweepByteBudget) {
+      sweep_start_ = (sweep_start_ + i) % n;
+      return true;
+    }
+    if (qp->wait != Wait::kNone && now < qp->wait_until_ns) continue;
+    if (qp->state == FFR_QPS_ERR)
+      work |= flush_qp(*qp, now);
+    else if (qp->state == FFR_QPS_RTS || qp->cqe_pending)
+      work |= process_sq(*qp, now);
+  }
+  return work;
+}
+
+uint64_t DataPlane::next_timer(uint64_t now) const {
+  // A CQ-room wait is retried every sweep while we spin, but asleep we only
+  // look again every millisecond: the shim frees CQ slots without a doorbell.
+  constexpr uint64_t kAsleepResourcePollNs = 1000000;
+  uint64_t t = 0;
+  for (const Qp* qp : t_.qp_list) {
+    if (qp->wait == Wait::kNone) continue;
+    if (qp->state != FFR_QPS_RTS && qp->state != FFR_QPS_ERR && !qp->cqe_pending) continue;
+    // Endless waits change only through a doorbell (a receive posted) or a
+    // modify_qp (which kicks us), so asleep we need no timer for them.
+    if (qp->wait == Wait::kRnr && qp->rnr_retry == 7) continue;
+    if (qp->wait == Wait::kRetry && qp->timeout == 0) continue;
+    uint64_t u = qp->wait_until_ns;
+    if (qp->wait == Wait::kResource && u < now + kAsleepResourcePollNs) u = now + kAsleepResourcePollNs;
+    if (t == 0 || u < t) t = u;
+  }
+  return t;
+}
+
+void DataPlane::run() {
+  uint64_t last_work = now_ns();
+  while (!stop_.load(std::memory_order_acquire)) {
+    bool work;
+    uint64_t now = now_ns();
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      work = sweep(now);
+    }
+    // std::mutex is not fair: without this the spinning thread re-takes the
+    // lock before a woken JS thread gets scheduled.
+    for (int i = 0; i < 20000 && js_waiting_.load(std::memory_order_acquire) > 0; i++) cpu_relax();
+    if (work) {
+      last_work = now;
+      continue;
+    }
+    if (now - last_work < idle_spin_ns_) {
+      cpu_relax();
+      continue;
+    }
+    uint64_t timer;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      // need_wakeup then seq_cst fence then a last scan: a shim that published
+      // prod before seeing need_wakeup is caught by this scan; one that
+      // published after will see need_wakeup and ring the doorbell.
+      set_need_wakeup(1);
+      fence_seq_cst();
+      work = sweep(now_ns());
+      if (work) set_need_wakeup(0);
+      timer = next_timer(now_ns());
+    }
+    if (work) {
+      last_work = now_ns();
+      continue;
+    }
+    if (stop_.load(std::memory_order_acquire)) break;
+    pollfd p{doorbell_.get(), POLLIN, 0};
+    if (timer != 0) {
+      uint64_t n = now_ns();
+      uint64_t d = timer > n ? timer - n : 0;
+      timespec ts{static_cast<time_t>(d / 1000000000ull), static_cast<long>(d % 1000000000ull)};
+      ::ppoll(&p, 1, &ts, nullptr);
+    } else {
+      ::ppoll(&p, 1, nullptr, nullptr);
+    }
+    uint64_t v;
+    (void)!::read(doorbell_.get(), &v, sizeof(v));
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      set_need_wakeup(0);
+    }
+    // Whoever woke us is likely to post more: spin again before sleeping.
+    last_work = now_ns();
+  }
+}
+
+std::vector<std::pair<uint32_t, SessionStats>> DataPlane::stats() {
+  JsLock g(*this);
+  check_open();
+  std::vector<std::pair<uint32_t, SessionStats>> out;
+  for (auto& kv : t_.sessions) out.emplace_back(kv.first, kv.second->stats);
+  return out;
+}
+
+void DataPlane::shutdown() {
+  {
+    JsLock g(*this);
+    check_open();
+    for (auto& kv : t_.sessions) store_release(&kv.second->page->router_state, FFR_ROUTER_STOPPING);
+    uint64_t now = now_ns();
+    for (Qp* qp : t_.qp_list) {
+      if (qp->state != FFR_QPS_ERR) set_state(*qp, FFR_QPS_ERR);
+      // Flush what the CQs can take now; the rest follows as the shim polls.
+      for (int i = 0; i < 1024 && flush_qp(*qp, now); i++) {
+      }
+    }
+    // Wake every waiter: armed CQs get a real event; a channel with none
+    // still gets one count, so a thread blocked in ibv_get_cq_event wakes,
+    // finds no CQ with new events, and sees router_state STOPPING.
+    std::unordered_map<Channel*, bool> fired;
+    for (auto& kv : t_.cqs) {
+      Cq& cq = *kv.second;
+      const uint32_t before = load_acquire(&cq.hdr->events);
+      notify(cq, true);
+      if (cq.channel && load_acquire(&cq.hdr->events) != before) fired[cq.channel.get()] = true;
+    }
+    for (auto& kv : t_.channels) {
+      if (fired.count(kv.second.get())) continue;
+      uint64_t one = 1;
+      (void)!::write(kv.second->efd.get(), &one, sizeof(one));
+    }
+  }
+  kick();
+}
+
+void DataPlane::close() {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (closed_) return;
+    closed_ = true;
+  }
+  stop_.store(true, std::memory_order_release);
+  kick();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard<std::mutex> g(mu_);
+  t_.qp_list.clear();
+  t_.qp_by_qpn.clear();
+  t_.qps.clear();
+  t_.ahs.clear();
+  t_.srqs.clear();
+  t_.mr_by_key.clear();
+  t_.mrs.clear();
+  t_.cqs.clear();
+  t_.channels.clear();
+  t_.sessions.clear();
+}
+
+}  // namespace ffr

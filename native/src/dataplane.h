@@ -1,0 +1,165 @@
+// The data plane: one thread that sweeps every QP's send ring, executes work
+// requests between mapped memory regions, writes completions, and sleeps on
+// the doorbell eventfd when idle. JS-thread mutations take mu_; the thread
+// holds it for one sweep at a time.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "fd.h"
+#include "tables.h"
+
+namespace ffr {
+
+struct RingInfo {
+  int fd = -1;  // caller owns (sends it, then closes it)
+  uint32_t ring_bytes = 0;
+  uint32_t entries = 0, stride = 0;  // CQ / SRQ
+  uint32_t sq_offset = 0, sq_entries = 0, sq_stride = 0;
+  uint32_t rq_offset = 0, rq_entries = 0, rq_stride = 0;
+};
+
+struct MrParams {
+  uint32_t pd = 0, key = 0, access = 0;
+  uint64_t addr = 0, length = 0, iova = 0, fd_offset = 0, fd_size = 0;
+};
+
+struct SrqParams {
+  uint32_t pd = 0, entries = 0, max_sge = 0, limit = 0;
+};
+
+struct QpParams {
+  uint32_t qpn = 0, type = 0, pd = 0, send_cq = 0, recv_cq = 0, srq = 0;
+  uint32_t sq_entries = 0, rq_entries = 0, max_send_sge = 0, max_recv_sge = 0, max_inline = 0;
+  bool sq_sig_all = false;
+  uint32_t tenant = 0, lid = 0;
+};
+
+// Every attribute is optional: modify_qp changes only what is given.
+struct QpAttrs {
+  std::optional<uint32_t> state, access_flags, qkey, dest_qpn, dlid, min_rnr_timer, rnr_retry, retry_cnt,
+      timeout, path_mtu, sl, pkey_index;
+  std::optional<bool> is_global;
+  std::optional<std::array<uint8_t, 16>> dgid;
+};
+
+struct AhParams {
+  uint32_t pd = 0, dlid = 0, sl = 0, src_path_bits = 0, port_num = 0;
+  bool is_global = false;
+  uint8_t dgid[16] = {};
+};
+
+class DataPlane {
+ public:
+  DataPlane(uint32_t idle_spin_us, uint32_t max_batch);
+  ~DataPlane();
+  DataPlane(const DataPlane&) = delete;
+  DataPlane& operator=(const DataPlane&) = delete;
+
+  int doorbell_fd() const { return doorbell_.get(); }
+  int add_session(uint32_t sid, uint32_t tenant, uint32_t lid);
+  void remove_session(uint32_t sid, bool crashed);
+  void add_channel(uint32_t sid, uint32_t ch, UniqueFd efd);
+  void remove_channel(uint32_t sid, uint32_t ch);
+  RingInfo create_cq(uint32_t sid, uint32_t cq, uint32_t entries, uint32_t channel);
+  void destroy_cq(uint32_t sid, uint32_t cq);
+  void reg_mr(uint32_t sid, uint32_t mr, const MrParams& p, UniqueFd fd);
+  void dereg_mr(uint32_t sid, uint32_t mr);
+  RingInfo create_srq(uint32_t sid, uint32_t srq, const SrqParams& p);
+  void modify_srq(uint32_t sid, uint32_t srq, uint32_t limit);
+  void destroy_srq(uint32_t sid, uint32_t srq);
+  RingInfo create_qp(uint32_t sid, uint32_t qp, const QpParams& p);
+  void modify_qp(uint32_t sid, uint32_t qp, const QpAttrs& a);
+  uint32_t qp_state(uint32_t sid, uint32_t qp);
+  void destroy_qp(uint32_t sid, uint32_t qp);
+  void create_ah(uint32_t sid, uint32_t ah, const AhParams& p);
+  void destroy_ah(uint32_t sid, uint32_t ah);
+  std::vector<std::pair<uint32_t, SessionStats>> stats();
+  void shutdown();
+  void close();
+
+  struct Exec;  // outcome of one send WR (exec.cc)
+
+ private:
+  // Lock taken by the JS thread: announces itself so the spinning data-plane
+  // thread yields the mutex instead of re-taking it at once.
+  class JsLock {
+   public:
+    explicit JsLock(DataPlane& dp);
+    ~JsLock();
+
+   private:
+    DataPlane& dp_;
+  };
+
+  struct Seg {
+    uint8_t* p;
+    uint64_t len;
+  };
+
+  void run();
+  bool sweep(uint64_t now);
+  uint64_t next_timer(uint64_t now) const;
+  void set_need_wakeup(uint32_t v);
+  void kick();
+  void check_open() const;
+
+  // exec.cc
+  bool process_sq(Qp& qp, uint64_t now);
+  Exec execute(Qp& qp, const ffr_swqe& w, const uint8_t* payload, uint64_t now);
+  Exec exec_send(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vector<Seg>& src, uint64_t len, const Ah* ah,
+                 uint64_t now);
+  Exec exec_write(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vector<Seg>& src, uint64_t len, uint64_t now);
+  Exec exec_read(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vector<Seg>& local, uint64_t len);
+  Exec exec_atomic(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vector<Seg>& local);
+  Exec rc_retry(Qp& qp, uint64_t now);
+  Exec rnr(Qp& qp, const Qp& dst, uint64_t now);
+  Qp* connected_peer(const Qp& qp);
+  Mr* remote_mr(const Qp& dst, uint32_t rkey, uint64_t addr, uint64_t len, uint32_t need);
+  int gather_local(uint32_t sid, uint32_t pd, const uint8_t* sges, uint32_t n, bool write, std::vector<Seg>* out,
+                   uint64_t* total);
+  Exec wait_resource(Qp& qp, uint64_t now);
+  Exec recv_error(Qp& qp, Qp& dst, RecvRing& rr, uint64_t wr_id, uint32_t status);
+  void count(uint32_t sid, uint64_t bytes_out, uint64_t bytes_in, uint64_t wrs_out, uint64_t wrs_in);
+  static void scatter_copy(const std::vector<Seg>& src, const std::vector<Seg>& dst);
+
+  // completion.cc
+  bool cq_room(const Cq& cq) const;
+  bool cq_push(Cq& cq, const ffr_cqe& e, bool solicited);
+  void notify(Cq& cq, bool force);
+  bool flush_qp(Qp& qp, uint64_t now);
+  void set_state(Qp& qp, uint32_t state);
+  void discard_rings(Qp& qp);
+  // Receive-side helpers shared by SEND and WRITE_WITH_IMM.
+  RecvRing* recv_ring(Qp& dst);
+  bool peek_rwqe(RecvRing& r, uint8_t* buf);
+  void pop_rwqe(RecvRing& r);
+
+  uint64_t idle_spin_ns_;
+  uint32_t max_batch_;
+  UniqueFd doorbell_;
+  std::mutex mu_;
+  std::atomic<int> js_waiting_{0};
+  std::atomic<bool> stop_{false};
+  bool closed_ = false;
+  Tables t_;
+  // Scratch for the data-plane thread only (no allocation per WR).
+  std::vector<Seg> seg_a_, seg_b_, seg_c_;
+  // Bytes moved in the current sweep: past a budget the sweep ends early so
+  // the JS thread's mutations never wait behind a long train of big copies.
+  uint64_t sweep_bytes_ = 0;
+  size_t sweep_start_ = 0;
+  std::thread thread_;
+};
+
+uint64_t now_ns();
+
+// Bytes one sweep may move before it yields the lock (see sweep_bytes_).
+constexpr uint64_t kSweepByteBudget = 8u << 20;
+
+}  // namespace ffr

@@ -1,0 +1,504 @@
+// Work-request execution: validation of a copied send WQE, destination
+// resolution, the transfer itself, RC retry/RNR timing and the requester's
+// completion. Runs on the data-plane thread under the lock.
+#include <infiniband/verbs.h>
+
+#include <cstring>
+
+#include "dataplane.h"
+#include "ring.h"
+
+namespace ffr {
+
+struct DataPlane::Exec {
+  bool done = true;  // false: the head WR waits; the QP's timer says until when
+  uint32_t status = IBV_WC_SUCCESS;
+  uint32_t byte_len = 0;
+};
+
+namespace {
+
+using Exec = DataPlane::Exec;
+
+constexpr uint32_t kMaxSqStride = 80 + (FFR_MAX_INLINE > 16 * FFR_MAX_SGE ? FFR_MAX_INLINE : 16 * FFR_MAX_SGE) + 16;
+constexpr uint32_t kMaxRqStride = sizeof(ffr_rwqe) + sizeof(ffr_sge) * FFR_MAX_SGE;
+// Retry interval when `timeout` is 0 (no transport timer = retry forever).
+constexpr uint64_t kInfiniteRetryPollNs = 10000000;
+
+Exec done(uint32_t status, uint64_t len = 0) {
+  Exec e;
+  e.status = status;
+  e.byte_len = static_cast<uint32_t>(len);
+  return e;
+}
+
+Exec waiting() {
+  Exec e;
+  e.done = false;
+  return e;
+}
+
+// IB spec table 45 (min RNR NAK timer field), in nanoseconds.
+uint64_t rnr_timer_ns(uint32_t code) {
+  static const uint32_t us100[32] = {65536, 1,   2,   3,   4,    6,    8,    12,   16,   24,   32,
+                                     48,    64,  96,  128, 192,  256,  384,  512,  768,  1024, 1536,
+                                     2048,  3072, 4096, 6144, 8192, 12288, 16384, 24576, 32768, 49152};
+  return static_cast<uint64_t>(us100[code & 31]) * 10000;
+}
+
+bool op_allowed(uint32_t type, uint32_t op) {
+  switch (op) {
+    case IBV_WR_SEND:
+    case IBV_WR_SEND_WITH_IMM:
+      return true;
+    case IBV_WR_RDMA_WRITE:
+    case IBV_WR_RDMA_WRITE_WITH_IMM:
+      return type == IBV_QPT_RC || type == IBV_QPT_UC;
+    case IBV_WR_RDMA_READ:
+    case IBV_WR_ATOMIC_CMP_AND_SWP:
+    case IBV_WR_ATOMIC_FETCH_AND_ADD:
+      return type == IBV_QPT_RC;
+    default:
+      return false;
+  }
+}
+
+uint32_t wc_opcode(uint32_t op) {
+  switch (op) {
+    case IBV_WR_RDMA_WRITE:
+    case IBV_WR_RDMA_WRITE_WITH_IMM:
+      return IBV_WC_RDMA_WRITE;
+    case IBV_WR_RDMA_READ:
+      return IBV_WC_RDMA_READ;
+    case IBV_WR_ATOMIC_CMP_AND_SWP:
+      return IBV_WC_COMP_SWAP;
+    case IBV_WR_ATOMIC_FETCH_AND_ADD:
+      return IBV_WC_FETCH_ADD;
+    default:
+      return IBV_WC_SEND;
+  }
+}
+
+// gid[0] of a virtual port (design.md "Sessions and identity").
+void port_gid(uint32_t tenant, uint32_t lid, uint8_t out[16]) {
+  const uint64_t guid = 0x02ffff0000000000ull | (static_cast<uint64_t>(tenant & 0xffffff) << 16) | (lid & 0xffff);
+  std::memset(out, 0, 16);
+  out[0] = 0xfe;
+  out[1] = 0x80;
+  for (int i = 0; i < 8; i++) out[8 + i] = static_cast<uint8_t>(guid >> (56 - 8 * i));
+}
+
+// A global address matches by GID; the LID also matches, because IB-link apps
+// that pass -g still fill dlid and routers may format GIDs differently.
+bool addr_matches(const Qp& d, uint32_t tenant, uint32_t dlid, bool global, const uint8_t* dgid) {
+  if (d.tenant != tenant) return false;
+  if (global) {
+    uint8_t g[16];
+    port_gid(d.tenant, d.lid, g);
+    if (std::memcmp(g, dgid, 16) == 0) return true;
+  }
+  return dlid != 0 && d.lid == dlid;
+}
+
+bool receives(const Qp& d) { return d.state == FFR_QPS_RTR || d.state == FFR_QPS_RTS || d.state == FFR_QPS_SQD; }
+
+}  // namespace
+
+void DataPlane::count(uint32_t sid, uint64_t bytes_out, uint64_t bytes_in, uint64_t wrs_out, uint64_t wrs_in) {
+  auto it = t_.sessions.find(sid);
+  if (it == t_.sessions.end()) return;
+  SessionStats& s = it->second->stats;
+  s.bytes_out += bytes_out;
+  s.bytes_in += bytes_in;
+  s.wrs_out += wrs_out;
+  s.wrs_in += wrs_in;
+  sweep_bytes_ += bytes_out + bytes_in;
+}
+
+void DataPlane::scatter_copy(const std::vector<Seg>& src, const std::vector<Seg>& dst) {
+  size_t si = 0;
+  uint64_t soff = 0;
+  uint64_t left = 0;
+  for (const Seg& s : src) left += s.len;
+  auto pull = [&](uint8_t* to, uint64_t n) {
+    while (n > 0) {
+      const Seg& s = src[si];
+      uint64_t take = s.len - soff < n ? s.len - soff : n;
+      // memmove: source and destination may be the same registered region.
+      std::memmove(to, s.p + soff, take);
+      to += take;
+      n -= take;
+      soff += take;
+      if (soff == s.len) {
+        si++;
+        soff = 0;
+      }
+    }
+  };
+  for (const Seg& d : dst) {
+    if (left == 0) break;
+    uint64_t n = d.len < left ? d.len : left;
+    pull(d.p, n - 1);
+    uint8_t last;
+    pull(&last, 1);
+    // Poll-on-memory readers spin on the last byte: it must land after the rest.
+    fence_release();
+    __atomic_store_n(d.p + n - 1, last, __ATOMIC_RELAXED);
+    left -= n;
+  }
+}
+
+int DataPlane::gather_local(uint32_t sid, uint32_t pd, const uint8_t* sges, uint32_t n, bool write,
+                            std::vector<Seg>* out, uint64_t* total) {
+  out->clear();
+  *total = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    ffr_sge s;
+    std::memcpy(&s, sges + i * sizeof(ffr_sge), sizeof(s));
+    if (s.length == 0) continue;
+    auto it = t_.mr_by_key.find(s.lkey);
+    if (it == t_.mr_by_key.end()) return IBV_WC_LOC_PROT_ERR;
+    const Mr& m = *it->second;
+    if (m.sid != sid || m.pd != pd) return IBV_WC_LOC_PROT_ERR;
+    if (write && !(m.access & IBV_ACCESS_LOCAL_WRITE)) return IBV_WC_LOC_PROT_ERR;
+    if (s.addr < m.addr || s.length > m.length || s.addr - m.addr > m.length - s.length) return IBV_WC_LOC_PROT_ERR;
+    out->push_back({m.base + (s.addr - m.addr), s.length});
+    *total += s.length;
+  }
+  return 0;
+}
+
+Mr* DataPlane::remote_mr(const Qp& dst, uint32_t rkey, uint64_t addr, uint64_t len, uint32_t need) {
+  auto it = t_.mr_by_key.find(rkey);
+  if (it == t_.mr_by_key.end()) return nullptr;
+  Mr* m = it->second;
+  // The key alone proves nothing: it must belong to the target QP's own PD
+  // (hence session and tenant) and allow this access, as must the QP.
+  if (m->sid != dst.sid || m->pd != dst.pd) return nullptr;
+  if ((m->access & need) != need || (dst.access_flags & need) != need) return nullptr;
+  if (addr < m->iova || len > m->length || addr - m->iova > m->length - len) return nullptr;
+  return m;
+}
+
+Qp* DataPlane::connected_peer(const Qp& qp) {
+  auto it = t_.qp_by_qpn.find(qp.dest_qpn);
+  if (it == t_.qp_by_qpn.end()) return nullptr;
+  Qp* d = it->second;
+  if (d->type != qp.type || !addr_matches(*d, qp.tenant, qp.dlid, qp.is_global, qp.dgid)) return nullptr;
+  // A connected responder only accepts its own peer.
+  if (!receives(*d) || d->dest_qpn != qp.qpn) return nullptr;
+  return d;
+}
+
+Exec DataPlane::wait_resource(Qp& qp, uint64_t now) {
+  qp.wait = Wait::kResource;
+  qp.wait_until_ns = now + 20000;
+  return waiting();
+}
+
+Exec DataPlane::rc_retry(Qp& qp, uint64_t now) {
+  if (qp.timeout == 0) {
+    qp.wait = Wait::kRetry;
+    qp.wait_until_ns = now + kInfiniteRetryPollNs;
+    return waiting();
+  }
+  const uint64_t t = 4096ull << qp.timeout;
+  if (qp.wait != Wait::kRetry) qp.retry_deadline_ns = now + (qp.retry_cnt + 1ull) * t;
+  if (now >= qp.retry_deadline_ns) return done(IBV_WC_RETRY_EXC_ERR);
+  qp.wait = Wait::kRetry;
+  qp.wait_until_ns = now + t < qp.retry_deadline_ns ? now + t : qp.retry_deadline_ns;
+  return waiting();
+}
+
+Exec DataPlane::rnr(Qp& qp, const Qp& dst, uint64_t now) {
+  if (qp.rnr_retry != 7 && qp.rnr_used >= qp.rnr_retry) return done(IBV_WC_RNR_RETRY_EXC_ERR);
+  qp.rnr_used++;
+  qp.wait = Wait::kRnr;
+  qp.wait_until_ns = now + rnr_timer_ns(dst.min_rnr_timer);
+  return waiting();
+}
+
+// The responder found its receive WQE unusable: it completes that WQE in
+// error and goes to ERR; an RC requester learns it by a NAK.
+Exec DataPlane::recv_error(Qp& qp, Qp& dst, RecvRing& rr, uint64_t wr_id, uint32_t status) {
+  pop_rwqe(rr);
+  ffr_cqe e{};
+  e.wr_id = wr_id;
+  e.status = status;
+  e.opcode = IBV_WC_RECV;
+  e.qp_num = dst.qpn;
+  e.src_qp = qp.qpn;
+  cq_push(*dst.recv_cq, e, true);  // room was checked before the WQE was taken
+  set_state(dst, FFR_QPS_ERR);
+  if (qp.type != IBV_QPT_RC) return done(IBV_WC_SUCCESS);
+  return done(status == IBV_WC_LOC_LEN_ERR ? IBV_WC_REM_INV_REQ_ERR : IBV_WC_REM_OP_ERR);
+}
+
+Exec DataPlane::exec_send(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vector<Seg>& src, uint64_t len,
+                          const Ah* ah, uint64_t now) {
+  RecvRing* rr = recv_ring(*dst);
+  if (!cq_room(*dst->recv_cq)) return wait_resource(qp, now);
+  alignas(16) uint8_t rbuf[kMaxRqStride];
+  if (rr == nullptr || !peek_rwqe(*rr, rbuf)) {
+    if (qp.type == IBV_QPT_RC) return rnr(qp, *dst, now);
+    count(qp.sid, len, 0, 1, 0);
+    return done(IBV_WC_SUCCESS, len);  // UC/UD: dropped on the floor, the sender never knows
+  }
+  ffr_rwqe rw;
+  std::memcpy(&rw, rbuf, sizeof(rw));
+  const bool ud = qp.type == IBV_QPT_UD;
+  const uint64_t need = len + (ud ? FFR_UD_GRH_BYTES : 0);
+  if (rw.num_sge > rr->max_sge) return recv_error(qp, *dst, *rr, rw.wr_id, IBV_WC_LOC_QP_OP_ERR);
+  uint64_t cap = 0;
+  const uint32_t rpd = dst->srq ? dst->srq->pd : dst->pd;
+  int st = gather_local(dst->sid, rpd, rbuf + sizeof(ffr_rwqe), rw.num_sge, true, &seg_b_, &cap);
+  if (st != 0) return recv_error(qp, *dst, *rr, rw.wr_id, static_cast<uint32_t>(st));
+  if (cap < need) return recv_error(qp, *dst, *rr, rw.wr_id, IBV_WC_LOC_LEN_ERR);
+
+  const std::vector<Seg>* from = &src;
+  alignas(8) uint8_t grh[FFR_UD_GRH_BYTES] = {};
+  if (ud) {
+    if (ah->is_global) {
+      grh[0] = 0x60;  // IPv6 version, traffic class 0, flow label 0
+      grh[4] = static_cast<uint8_t>(len >> 8);
+      grh[5] = static_cast<uint8_t>(len);
+      grh[6] = 0x1b;  // next header: IBA transport
+      grh[7] = 0xff;  // hop limit
+      port_gid(qp.tenant, qp.lid, grh + 8);
+      std::memcpy(grh + 24, ah->dgid, 16);
+    }
+    seg_c_.clear();
+    seg_c_.push_back({grh, FFR_UD_GRH_BYTES});
+    seg_c_.insert(seg_c_.end(), src.begin(), src.end());
+    from = &seg_c_;
+  }
+  scatter_copy(*from, seg_b_);
+  pop_rwqe(*rr);
+  ffr_cqe e{};
+  e.wr_id = rw.wr_id;
+  e.status = IBV_WC_SUCCESS;
+  e.opcode = IBV_WC_RECV;
+  e.byte_len = static_cast<uint32_t>(need);
+  if (w.opcode == IBV_WR_SEND_WITH_IMM) {
+    e.imm_data = w.imm_data;
+    e.wc_flags |= IBV_WC_WITH_IMM;
+  }
+  if (ud && ah->is_global) e.wc_flags |= IBV_WC_GRH;
+  e.qp_num = dst->qpn;
+  e.src_qp = qp.qpn;
+  e.slid = static_cast<uint16_t>(qp.lid);
+  e.sl = static_cast<uint8_t>(ud ? ah->sl : qp.sl);
+  cq_push(*dst->recv_cq, e, (w.send_flags & IBV_SEND_SOLICITED) != 0);
+  count(qp.sid, len, 0, 1, 0);
+  count(dst->sid, 0, len, 0, 1);
+  return done(IBV_WC_SUCCESS, len);
+}
+
+Exec DataPlane::exec_write(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vector<Seg>& src, uint64_t len,
+                           uint64_t now) {
+  const bool imm = w.opcode == IBV_WR_RDMA_WRITE_WITH_IMM;
+  Mr* mr = nullptr;
+  // A zero-length write carries no key to check, as on real HCAs.
+  if (len > 0) {
+    mr = remote_mr(*dst, w.rkey, w.remote_addr, len, IBV_ACCESS_REMOTE_WRITE);
+    if (mr == nullptr) {
+      if (qp.type == IBV_QPT_RC) return done(IBV_WC_REM_ACCESS_ERR);
+      count(qp.sid, len, 0, 1, 0);
+      return done(IBV_WC_SUCCESS, len);  // UC: the responder silently drops it
+    }
+  }
+  RecvRing* rr = nullptr;
+  ffr_rwqe rw{};
+  if (imm) {
+    rr = recv_ring(*dst);
+    if (!cq_room(*dst->recv_cq)) return wait_resource(qp, now);
+    alignas(16) uint8_t rbuf[kMaxRqStride];
+    if (rr == nullptr || !peek_rwqe(*rr, rbuf)) {
+      if (qp.type == IBV_QPT_RC) return rnr(qp, *dst, now);
+      count(qp.sid, len, 0, 1, 0);
+      return done(IBV_WC_SUCCESS, len);
+    }
+    std::memcpy(&rw, rbuf, sizeof(rw));
+    if (rw.num_sge > rr->max_sge) return recv_error(qp, *dst, *rr, rw.wr_id, IBV_WC_LOC_QP_OP_ERR);
+  }
+  if (len > 0) {
+    seg_b_.clear();
+    seg_b_.push_back({mr->base + (w.remote_addr - mr->iova), len});
+    scatter_copy(src, seg_b_);
+  }
+  if (imm) {
+    pop_rwqe(*rr);
+    ffr_cqe e{};
+    e.wr_id = rw.wr_id;
+    e.status = IBV_WC_SUCCESS;
+    e.opcode = IBV_WC_RECV_RDMA_WITH_IMM;
+    e.byte_len = static_cast<uint32_t>(len);
+    e.imm_data = w.imm_data;
+    e.wc_flags = IBV_WC_WITH_IMM;
+    e.qp_num = dst->qpn;
+    e.src_qp = qp.qpn;
+    e.slid = static_cast<uint16_t>(qp.lid);
+    e.sl = static_cast<uint8_t>(qp.sl);
+    cq_push(*dst->recv_cq, e, (w.send_flags & IBV_SEND_SOLICITED) != 0);
+  }
+  count(qp.sid, len, 0, 1, 0);
+  count(dst->sid, 0, len, 0, imm ? 1 : 0);
+  return done(IBV_WC_SUCCESS, len);
+}
+
+Exec DataPlane::exec_read(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vector<Seg>& local, uint64_t len) {
+  if (len > 0) {
+    Mr* mr = remote_mr(*dst, w.rkey, w.remote_addr, len, IBV_ACCESS_REMOTE_READ);
+    if (mr == nullptr) return done(IBV_WC_REM_ACCESS_ERR);
+    seg_b_.clear();
+    seg_b_.push_back({mr->base + (w.remote_addr - mr->iova), len});
+    scatter_copy(seg_b_, local);
+  }
+  count(qp.sid, 0, len, 1, 0);
+  count(dst->sid, len, 0, 0, 0);
+  return done(IBV_WC_SUCCESS, len);
+}
+
+Exec DataPlane::exec_atomic(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vector<Seg>& local) {
+  if (local.size() != 1 || local[0].len != 8) return done(IBV_WC_LOC_LEN_ERR);
+  if ((w.remote_addr & 7) != 0) return done(IBV_WC_REM_ACCESS_ERR);
+  Mr* mr = remote_mr(*dst, w.rkey, w.remote_addr, 8, IBV_ACCESS_REMOTE_ATOMIC);
+  if (mr == nullptr) return done(IBV_WC_REM_ACCESS_ERR);
+  uint8_t* p = mr->base + (w.remote_addr - mr->iova);
+  // iova alignment says nothing about where the fd offset put the bytes.
+  if ((reinterpret_cast<uintptr_t>(p) & 7) != 0) return done(IBV_WC_REM_ACCESS_ERR);
+  uint64_t* target = reinterpret_cast<uint64_t*>(p);
+  uint64_t orig;
+  if (w.opcode == IBV_WR_ATOMIC_CMP_AND_SWP) {
+    orig = w.compare_add;
+    // On failure orig receives the current value; on success it already is it.
+    __atomic_compare_exchange_n(target, &orig, w.swap, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+  } else {
+    orig = __atomic_fetch_add(target, w.compare_add, __ATOMIC_SEQ_CST);
+  }
+  seg_c_.clear();
+  seg_c_.push_back({reinterpret_cast<uint8_t*>(&orig), 8});
+  scatter_copy(seg_c_, local);
+  count(qp.sid, 0, 8, 1, 0);
+  count(dst->sid, 8, 8, 0, 0);
+  return done(IBV_WC_SUCCESS, 8);
+}
+
+Exec DataPlane::execute(Qp& qp, const ffr_swqe& w, const uint8_t* payload, uint64_t now) {
+  const uint32_t op = w.opcode;
+  if (!op_allowed(qp.type, op)) return done(IBV_WC_LOC_QP_OP_ERR);
+  const bool sendish = op == IBV_WR_SEND || op == IBV_WR_SEND_WITH_IMM || op == IBV_WR_RDMA_WRITE ||
+                       op == IBV_WR_RDMA_WRITE_WITH_IMM;
+  uint64_t len = 0;
+  if ((w.send_flags & IBV_SEND_INLINE) != 0 && sendish) {
+    if (w.inline_len > qp.max_inline || w.inline_len > qp.sq_stride - sizeof(ffr_swqe))
+      return done(IBV_WC_LOC_LEN_ERR);
+    seg_a_.clear();
+    if (w.inline_len > 0) seg_a_.push_back({const_cast<uint8_t*>(payload), w.inline_len});
+    len = w.inline_len;
+  } else {
+    if (w.num_sge > qp.max_send_sge || sizeof(ffr_swqe) + w.num_sge * sizeof(ffr_sge) > qp.sq_stride)
+      return done(IBV_WC_LOC_QP_OP_ERR);
+    const bool writes_local = !sendish;  // READ and atomics land in local memory
+    int st = gather_local(qp.sid, qp.pd, payload, w.num_sge, writes_local, &seg_a_, &len);
+    if (st != 0) return done(static_cast<uint32_t>(st));
+  }
+  if (len > 0x80000000ull) return done(IBV_WC_LOC_LEN_ERR);
+
+  if (qp.type == IBV_QPT_UD) {
+    if (len > FFR_MTU_BYTES) return done(IBV_WC_LOC_LEN_ERR);
+    auto ait = t_.ahs.find(obj_key(qp.sid, w.ud_ah));
+    if (ait == t_.ahs.end() || ait->second->pd != qp.pd) return done(IBV_WC_LOC_QP_OP_ERR);
+    const Ah* ah = ait->second.get();
+    auto dit = t_.qp_by_qpn.find(w.ud_remote_qpn & 0xffffff);
+    Qp* dst = dit == t_.qp_by_qpn.end() ? nullptr : dit->second;
+    const uint32_t qkey = (w.ud_remote_qkey & 0x80000000u) != 0 ? qp.qkey : w.ud_remote_qkey;
+    if (dst == nullptr || dst->type != IBV_QPT_UD || !receives(*dst) ||
+        !addr_matches(*dst, qp.tenant, ah->dlid, ah->is_global, ah->dgid) || dst->qkey != qkey) {
+      count(qp.sid, len, 0, 1, 0);
+      return done(IBV_WC_SUCCESS, len);  // unreliable: nobody there, nobody told
+    }
+    return exec_send(qp, dst, w, seg_a_, len, ah, now);
+  }
+
+  Qp* dst = connected_peer(qp);
+  if (dst == nullptr) {
+    if (qp.type == IBV_QPT_RC) return rc_retry(qp, now);
+    count(qp.sid, len, 0, 1, 0);
+    return done(IBV_WC_SUCCESS, len);
+  }
+  switch (op) {
+    case IBV_WR_SEND:
+    case IBV_WR_SEND_WITH_IMM:
+      return exec_send(qp, dst, w, seg_a_, len, nullptr, now);
+    case IBV_WR_RDMA_WRITE:
+    case IBV_WR_RDMA_WRITE_WITH_IMM:
+      return exec_write(qp, dst, w, seg_a_, len, now);
+    case IBV_WR_RDMA_READ:
+      return exec_read(qp, dst, w, seg_a_, len);
+    default:
+      return exec_atomic(qp, dst, w, seg_a_);
+  }
+}
+
+bool DataPlane::process_sq(Qp& qp, uint64_t now) {
+  bool work = false;
+  if (qp.cqe_pending) {
+    if (!cq_push(*qp.send_cq, qp.pending_cqe, false)) {
+      wait_resource(qp, now);
+      return false;
+    }
+    qp.cqe_pending = false;
+    qp.wait = Wait::kNone;
+    qp.sq_cons++;
+    store_release(&qp.sq_hdr->cons, qp.sq_cons);
+    work = true;
+    if (qp.pending_to_err) {
+      set_state(qp, FFR_QPS_ERR);
+      return true;
+    }
+  }
+  if (qp.state != FFR_QPS_RTS) return work;
+  alignas(16) uint8_t buf[kMaxSqStride];
+  for (uint32_t n = 0; n < max_batch_ && sweep_bytes_ < kSweepByteBudget; n++) {
+    const uint32_t prod = load_acquire(&qp.sq_hdr->prod);
+    if (prod == qp.sq_cons) break;
+    if (prod - qp.sq_cons > qp.sq_entries) qp.sq_cons = prod - qp.sq_entries;  // lying shim: skip the excess
+    std::memcpy(buf, qp.sq_slots + static_cast<size_t>(qp.sq_cons & (qp.sq_entries - 1)) * qp.sq_stride,
+                qp.sq_stride);
+    ffr_swqe w;
+    std::memcpy(&w, buf, sizeof(w));
+    Exec r = execute(qp, w, buf + sizeof(ffr_swqe), now);
+    if (!r.done) return work;
+    qp.wait = Wait::kNone;
+    qp.rnr_used = 0;
+    work = true;
+    const bool failed = r.status != IBV_WC_SUCCESS;
+    if (failed) count(qp.sid, 0, 0, 1, 0);
+    if (failed || qp.sq_sig_all || (w.send_flags & IBV_SEND_SIGNALED) != 0) {
+      ffr_cqe e{};
+      e.wr_id = w.wr_id;
+      e.status = r.status;
+      e.opcode = wc_opcode(w.opcode);
+      e.byte_len = r.byte_len;
+      e.qp_num = qp.qpn;
+      if (!cq_push(*qp.send_cq, e, false)) {
+        // The transfer happened; only its completion waits for CQ room.
+        qp.pending_cqe = e;
+        qp.cqe_pending = true;
+        qp.pending_to_err = failed;
+        wait_resource(qp, now);
+        return true;
+      }
+    }
+    qp.sq_cons++;
+    store_release(&qp.sq_hdr->cons, qp.sq_cons);
+    if (failed) {
+      set_state(qp, FFR_QPS_ERR);
+      return true;
+    }
+  }
+  return work;
+}
+
+}  // namespace ffr

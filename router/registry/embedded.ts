@@ -1,0 +1,208 @@
+import { EventEmitter } from 'node:events';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import { FFR_STR_MAX } from '../../proto/gen/ffproto.js';
+import { eexist, einval, eio, enoent, enomem } from '../errors.js';
+import type { Logger } from '../log.js';
+import { netnsInode, resolveNetnsPath, tryNetnsInode } from './netns.js';
+import type { Container, ContainerSpec, Registry, RegistryEvents } from './registry.js';
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/** Unicast LIDs are 1..0xbfff; above is multicast and the permissive LID. */
+const LID_MAX = 0xbfff;
+/** node_guid keeps 24 bits for the tenant (design.md "Device"). */
+const TENANT_ID_MAX = 0xff_ffff;
+const FILE_VERSION = 1;
+
+interface StateFile {
+  version: number;
+  tenants: Record<string, number>;
+  containers: Container[];
+}
+
+function checkName(what: string, v: unknown): string {
+  if (typeof v !== 'string' || !NAME_RE.test(v) || Buffer.byteLength(v) >= FFR_STR_MAX) {
+    throw einval(`${what} must be 1..${FFR_STR_MAX - 1} characters of [A-Za-z0-9_.-] starting with a letter or digit, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+/**
+ * The single-host registry: containers in memory, persisted to
+ * `<stateDir>/containers.json` (written to a temporary file, fsync'ed, then
+ * renamed over, so a crash leaves the old or the new file, never half).
+ */
+export class EmbeddedRegistry extends EventEmitter<RegistryEvents> implements Registry {
+  private readonly containers = new Map<string, Container>();
+  private readonly tenants = new Map<string, number>();
+  private readonly file: string;
+  /** Writes are serialized so that the file always reflects the last mutation. */
+  private writing: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly stateDir: string,
+    private readonly log: Logger,
+  ) {
+    super();
+    this.file = join(stateDir, 'containers.json');
+  }
+
+  static async open(stateDir: string, log: Logger): Promise<EmbeddedRegistry> {
+    const reg = new EmbeddedRegistry(stateDir, log);
+    await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    await reg.load();
+    return reg;
+  }
+
+  private async load(): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw new Error(`cannot read ${this.file}: ${(err as Error).message}`);
+    }
+    let state: StateFile;
+    try {
+      state = JSON.parse(text) as StateFile;
+    } catch (err) {
+      throw new Error(`${this.file} is not valid JSON (fix or remove it): ${(err as Error).message}`);
+    }
+    if (state.version !== FILE_VERSION || typeof state.tenants !== 'object' || !Array.isArray(state.containers)) {
+      throw new Error(`${this.file}: unsupported format (expected version ${FILE_VERSION})`);
+    }
+    for (const [name, id] of Object.entries(state.tenants)) {
+      if (!Number.isInteger(id) || id < 1 || id > TENANT_ID_MAX) throw new Error(`${this.file}: tenant ${name} has a bad id ${id}`);
+      this.tenants.set(name, id);
+    }
+    for (const c of state.containers) {
+      const tenantId = this.tenants.get(c.tenant);
+      if (typeof c.name !== 'string' || tenantId === undefined || !Number.isInteger(c.lid) || c.lid < 1 || c.lid > LID_MAX) {
+        throw new Error(`${this.file}: bad container entry ${JSON.stringify(c)}`);
+      }
+      const ino = tryNetnsInode(c.netns);
+      if (ino === undefined) this.log.warn(`container ${c.name}: netns ${c.netns} does not exist now; its processes will be refused until it does`);
+      this.containers.set(c.name, { ...c, tenantId, netnsIno: ino ?? c.netnsIno });
+    }
+    this.log.info(`loaded ${this.containers.size} containers in ${this.tenants.size} tenants from ${this.file}`);
+  }
+
+  list(): Container[] {
+    return [...this.containers.values()].map((c) => ({ ...c }));
+  }
+
+  get(name: string): Container | undefined {
+    const c = this.containers.get(name);
+    return c && { ...c };
+  }
+
+  findByNetnsIno(ino: number): Container | undefined {
+    for (const c of this.containers.values()) {
+      // Re-stat: a namespace path can be re-created (container restart) and
+      // an inode of a vanished namespace can be reused by a new one.
+      const now = tryNetnsInode(c.netns);
+      if (now === undefined) continue;
+      c.netnsIno = now;
+      if (now === ino) return { ...c };
+    }
+    return undefined;
+  }
+
+  findByLid(tenantId: number, lid: number): Container | undefined {
+    for (const c of this.containers.values()) if (c.tenantId === tenantId && c.lid === lid) return { ...c };
+    return undefined;
+  }
+
+  async add(spec: ContainerSpec): Promise<Container> {
+    if (typeof spec !== 'object' || spec === null) throw einval('expected {name, tenant, vip, netns}');
+    const name = checkName('name', spec.name);
+    const tenant = checkName('tenant', spec.tenant);
+    if (typeof spec.vip !== 'string' || isIP(spec.vip) === 0) throw einval(`vip must be an IPv4 or IPv6 address, got ${JSON.stringify(spec.vip)}`);
+    if (typeof spec.netns !== 'string' || spec.netns === '') throw einval('netns is required (a name under /run/netns or an absolute path)');
+    const netns = resolveNetnsPath(spec.netns);
+    const netnsIno = netnsInode(netns);
+    if (this.containers.has(name)) throw eexist(`container ${name} already exists`);
+    for (const c of this.containers.values()) {
+      if (c.tenant === tenant && c.vip === spec.vip) throw eexist(`vip ${spec.vip} is already used by container ${c.name} in tenant ${tenant}`);
+      if (tryNetnsInode(c.netns) === netnsIno) throw eexist(`netns ${netns} (net:[${netnsIno}]) is already container ${c.name}`);
+    }
+    let newTenant = false;
+    let tenantId = this.tenants.get(tenant);
+    if (tenantId === undefined) {
+      tenantId = Math.max(0, ...this.tenants.values()) + 1;
+      if (tenantId > TENANT_ID_MAX) throw enomem('no free tenant id');
+      newTenant = true;
+    }
+    const lid = this.freeLid(tenantId);
+    const c: Container = { name, tenant, tenantId, vip: spec.vip, netns, netnsIno, lid, createdAt: new Date().toISOString() };
+    if (newTenant) this.tenants.set(tenant, tenantId);
+    this.containers.set(name, c);
+    try {
+      await this.persist();
+    } catch (err) {
+      this.containers.delete(name);
+      if (newTenant) this.tenants.delete(tenant);
+      throw err;
+    }
+    this.log.info(`container ${name} added: tenant ${tenant} (${tenantId}), lid ${lid}, vip ${c.vip}, netns ${netns} net:[${netnsIno}]`);
+    this.emit('added', { ...c });
+    return { ...c };
+  }
+
+  async remove(name: string): Promise<Container> {
+    const c = this.containers.get(name);
+    if (c === undefined) throw enoent(`no container ${name}`);
+    this.containers.delete(name);
+    try {
+      await this.persist();
+    } catch (err) {
+      this.containers.set(name, c);
+      throw err;
+    }
+    this.log.info(`container ${name} removed (tenant ${c.tenant}, lid ${c.lid})`);
+    this.emit('removed', { ...c });
+    return { ...c };
+  }
+
+  async close(): Promise<void> {
+    await this.writing;
+  }
+
+  private freeLid(tenantId: number): number {
+    const used = new Set<number>();
+    for (const c of this.containers.values()) if (c.tenantId === tenantId) used.add(c.lid);
+    for (let lid = 1; lid <= LID_MAX; lid++) if (!used.has(lid)) return lid;
+    throw enomem(`tenant ${tenantId} has no free LID`);
+  }
+
+  private persist(): Promise<void> {
+    const state: StateFile = {
+      version: FILE_VERSION,
+      tenants: Object.fromEntries(this.tenants),
+      containers: [...this.containers.values()].sort((a, b) => a.name.localeCompare(b.name)),
+    };
+    const text = JSON.stringify(state, null, 2) + '\n';
+    const run = this.writing.then(() => this.writeAtomically(text));
+    // The chain must survive a failed write, while this caller still sees the failure.
+    this.writing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async writeAtomically(text: string): Promise<void> {
+    const tmp = `${this.file}.tmp-${process.pid}`;
+    try {
+      const fh = await open(tmp, 'w', 0o600);
+      try {
+        await fh.writeFile(text);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, this.file);
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw eio(`cannot write ${this.file}: ${(err as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,68 @@
+import type { MessageName, MessageTypes } from '../../proto/gen/ffproto.js';
+import { ebadf } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { DataPlane } from '../native.js';
+import type { Quotas } from '../options.js';
+import type { Registry } from '../registry/registry.js';
+import type { MrKeyAllocator, NumberAllocator } from '../verbs/allocators.js';
+import type { ObjectCounts } from './objects.js';
+import type { Session } from './session.js';
+
+/** What every request handler may use. The data plane is already behind nativeBoundary. */
+export interface VerbsContext {
+  dataPlane: DataPlane;
+  closeFd(fd: number): void;
+  registry: Registry;
+  quotas: Quotas;
+  qpns: NumberAllocator;
+  srqns: NumberAllocator;
+  mrKeys: MrKeyAllocator;
+  log: Logger;
+  /** Objects and registered bytes of a container, summed over its live sessions. */
+  usage(container: string): ObjectCounts & { registeredBytes: bigint };
+}
+
+/**
+ * The fds that arrived with a request. A handler takes the ones it hands on
+ * (to the data plane, which then owns them); the dispatcher closes the rest
+ * whatever happens, so an error path cannot leak a memfd or an eventfd.
+ */
+export class FdBag {
+  private readonly taken = new Set<number>();
+
+  constructor(private readonly fds: readonly number[]) {}
+
+  take(index: number, what: string): number {
+    const fd = this.fds[index];
+    if (fd === undefined || fd < 0) throw ebadf(`the request carries no ${what} fd`);
+    this.taken.add(index);
+    return fd;
+  }
+
+  /** The fds nobody took; the caller closes them. */
+  leftovers(): number[] {
+    return this.fds.filter((_, i) => !this.taken.has(i));
+  }
+}
+
+/** A handler's answer: reply fields, fds to pass, and which of those the router must close once sent. */
+export interface HandlerResult<N extends MessageName> {
+  rep: MessageTypes[N]['rep'];
+  fds?: number[];
+  closeAfterSend?: number[];
+}
+
+export type Handler<N extends MessageName> = (
+  ctx: VerbsContext,
+  s: Session,
+  req: MessageTypes[N]['req'],
+  fds: FdBag,
+) => HandlerResult<N>;
+
+export type HandlerTable = { [N in MessageName]?: Handler<N> };
+
+export function nextPow2(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
