@@ -117,6 +117,9 @@ int ffs_poll_cq(struct ibv_cq *ibcq, int ne, struct ibv_wc *wc)
  * about by the event it last took from the channel. */
 static bool cq_has_unannounced(struct ffs_cq *cq)
 {
+	/* Acquire: ordered after the seq_cst fence of our caller, so a CQE the
+	 * data plane published before it read "disarmed" is seen here. cons is
+	 * our own store, relaxed is enough. */
 	uint32_t prod = ffr_load_acquire(&cq->ring.hdr->prod);
 	uint32_t cons = ffr_load_relaxed(&cq->ring.hdr->cons);
 	uint32_t seen = __atomic_load_n(&cq->event_prod, __ATOMIC_RELAXED);
@@ -283,8 +286,8 @@ static struct ibv_cq_ex *create_cq(struct ibv_context *context, uint32_t cqe,
 			    sizeof(struct ffr_cqe), sizeof(struct ffr_cqe));
 	if (ret || rep.entries < rep.cqe + 1 || rep.cqe < cqe)
 		goto err_unmap;
-	/* The ring may be recycled memory of a reset QP/CQ: start where the
-	 * producer is, and count events from where the header is. */
+	/* Trust nothing about a fresh ring's history: consume from its current
+	 * consumer index and count events from its current counter. */
 	cq->cons = cq->published = ffr_load_acquire(&cq->ring.hdr->cons);
 	cq->events_taken = ffr_load_acquire(&cq->ring.hdr->events);
 	cq->event_prod = cq->cons;

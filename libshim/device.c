@@ -133,6 +133,7 @@ FFS_EXPORT struct ibv_context *ibv_open_device(struct ibv_device *device)
 		goto err_free;
 	pthread_mutex_init(&ibctx->mutex, NULL);
 	pthread_mutex_init(&ctx->lock, NULL);
+	ctx->pid = getpid();
 	ffs_list_init(&ctx->qps);
 	ffs_list_init(&ctx->cqs);
 	ffs_list_init(&ctx->channels);

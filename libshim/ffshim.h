@@ -79,6 +79,7 @@ struct ffs_context {
 	struct ffs_list cqs;
 	struct ffs_list channels;
 	struct ffs_list link;		/* ffs_contexts */
+	pid_t pid;			/* opener; a fork child does not own it */
 	int dead;			/* router gone and WRs flushed (atomic) */
 	int fatal_reported;
 };

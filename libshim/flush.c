@@ -22,11 +22,14 @@ static void flush_ring(struct ffs_qp *qp, struct ffs_ring *ring,
 	};
 
 	pthread_spin_lock(lock);
+	/* Acquire: the router is gone, but its last cons stores must be seen
+	 * before we decide what is still outstanding. */
 	for (uint32_t i = ffr_load_acquire(&ring->hdr->cons); i != *prod; i++) {
 		e.wr_id = wrid[i & ring->mask];
 		ffs_cq_push_flush(to_fcq(cq), &e);
 	}
-	/* Nothing left outstanding: a second flush finds an empty range. */
+	/* Nothing left outstanding: a second flush finds an empty range (the
+	 * ring is ours alone now; release for a poller on another thread). */
 	ffr_store_release(&ring->hdr->cons, *prod);
 	pthread_spin_unlock(lock);
 }
@@ -61,8 +64,17 @@ void ffs_context_kill(struct ffs_context *ctx)
 
 void ffs_contexts_kill_all(void)
 {
+	pid_t me = getpid();
+
 	pthread_mutex_lock(&ffs_contexts_lock);
-	ffs_list_for_each(&ffs_contexts, it)
-		ffs_context_kill(ffs_container_of(it, struct ffs_context, link));
+	ffs_list_for_each(&ffs_contexts, it) {
+		struct ffs_context *ctx =
+			ffs_container_of(it, struct ffs_context, link);
+
+		/* A context inherited over fork belongs to the parent's session:
+		 * its rings are shared with the parent, never flush them here. */
+		if (ctx->pid == me)
+			ffs_context_kill(ctx);
+	}
 	pthread_mutex_unlock(&ffs_contexts_lock);
 }

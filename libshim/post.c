@@ -179,6 +179,8 @@ int ffs_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
 		*bad_wr = wr;
 		return EIO;
 	}
+	/* Acquire: the state mirror is read like any other index the data plane
+	 * publishes. A receive queue only refuses RESET. */
 	if (ibqp->srq ||
 	    ffr_load_acquire(&qp->sq.hdr->qp_state) == FFR_QPS_RESET) {
 		*bad_wr = wr;
@@ -186,6 +188,7 @@ int ffs_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
 	}
 	pthread_spin_lock(&qp->rq_lock);
 	prod = qp->rq_prod;
+	/* Acquire: the data plane is done with the slots below cons. */
 	cons = ffr_load_acquire(&qp->rq.hdr->cons);
 	for (; wr; wr = wr->next) {
 		if (prod - cons >= qp->max_recv_wr) {
@@ -223,6 +226,7 @@ int ffs_post_srq_recv(struct ibv_srq *ibsrq, struct ibv_recv_wr *wr,
 	}
 	pthread_spin_lock(&srq->lock);
 	prod = srq->prod;
+	/* Acquire: the data plane is done with the slots below cons. */
 	cons = ffr_load_acquire(&srq->ring.hdr->cons);
 	for (; wr; wr = wr->next) {
 		if (prod - cons >= srq->max_wr) {

@@ -249,6 +249,8 @@ FFS_EXPORT struct ibv_qp_ex *ibv_qp_to_qp_ex(struct ibv_qp *qp)
 static void reset_rings(struct ffs_qp *qp)
 {
 	pthread_spin_lock(&qp->sq_lock);
+	/* Acquire the data plane's last cons; release so a later post on another
+	 * thread starts from the rewound prod. */
 	qp->sq_prod = ffr_load_acquire(&qp->sq.hdr->cons);
 	ffr_store_release(&qp->sq.hdr->prod, qp->sq_prod);
 	pthread_spin_unlock(&qp->sq_lock);

@@ -9,6 +9,7 @@
 static struct ffr_swqe *wr_new(struct ffs_qp *qp, enum ibv_wr_opcode op)
 {
 	struct ibv_qp_ex *qx = &qp->vqp.qp_ex;
+	/* Acquire: the data plane is done with the slots below cons. */
 	uint32_t cons = ffr_load_acquire(&qp->sq.hdr->cons);
 	struct ffr_swqe *w;
 

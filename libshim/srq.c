@@ -49,6 +49,7 @@ FFS_EXPORT struct ibv_srq *ibv_create_srq(struct ibv_pd *pd,
 		ret = -EPROTO;
 	if (ret)
 		goto err_unmap;
+	/* Start where the ring is: the router may hand out reused memory. */
 	srq->prod = ffr_load_acquire(&srq->ring.hdr->prod);
 	srq->max_wr = rep.max_wr;
 	srq->max_sge = rep.max_sge;

@@ -13,7 +13,8 @@
         "src/dataplane.cc",
         "src/objects.cc",
         "src/exec.cc",
-        "src/completion.cc"
+        "src/completion.cc",
+        "src/fault_guard.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -74,11 +74,11 @@ export interface QpCreateOptions {
   recvCq: number;
   srq: number; // 0 = own RQ
   sqEntries: number; // 1..FFR_MAX_QP_WR (rounded up to a power of two)
-  rqEntries: number; // 1..FFR_MAX_QP_WR without SRQ, ignored with one
+  rqEntries: number; // 0..FFR_MAX_QP_WR; 0 (or an SRQ) = no RQ: senders meet RNR (RC) / drop (UC, UD)
   maxSendSge: number; // 0..FFR_MAX_SGE
   maxRecvSge: number; // 0..FFR_MAX_SGE
   maxInline: number; // 0..FFR_MAX_INLINE
-  sqSigAll: boolean;
+  sqSigAll: boolean | number; // 0/1 accepted
   tenant: number; // of the owning container
   lid: number; // of the owning container, 1..65535
 }
@@ -90,7 +90,7 @@ export interface QpModifyAttrs {
   qkey?: number;
   destQpn?: number;
   dlid?: number;
-  isGlobal?: boolean;
+  isGlobal?: boolean | number; // 0/1 accepted
   dgid?: Buffer; // 16 bytes
   minRnrTimer?: number; // 0..31 (IB encoding)
   rnrRetry?: number; // 0..7, 7 = forever
@@ -113,7 +113,7 @@ export declare class DataPlane {
   /** Takes ownership of eventFd (even when it throws). */
   addChannel(sid: number, ch: number, eventFd: number): void;
   removeChannel(sid: number, ch: number): void;
-  /** entries = the app's cqe (1..FFR_MAX_CQE); the ring gets next_pow2(cqe + 1) slots, returned as `entries`. channel 0 = none. */
+  /** entries = ring slots the router chose (>= cqe + 1, 2..FFR_MAX_CQE+1), rounded up to a power of two and returned as `entries`. channel 0 = none. */
   createCq(sid: number, cq: number, opts: { entries: number; channel?: number }): RingFd & { entries: number };
   destroyCq(sid: number, cq: number): void;
   /** Maps [fdOffset, fdOffset + length) of fd; takes ownership of fd (even when it throws). key = lkey = rkey, non-zero, unique. */
@@ -166,7 +166,7 @@ export declare class DataPlane {
     opts: {
       pd: number;
       dlid: number;
-      isGlobal: boolean;
+      isGlobal: boolean | number;
       dgid?: Buffer;
       sl?: number;
       srcPathBits?: number;

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { Logger, LOG_LEVEL_NAMES } from './log.js';
 import { OptionsError, readConfigFile, resolveOptions, type RouterOptions } from './options.js';
+import { packageVersion } from './paths.js';
 import { Router } from './router.js';
 
 const USAGE = `usage: ffrouter [options]
@@ -53,7 +54,7 @@ async function main(): Promise<number> {
       return 0;
     }
     if (args.version) {
-      process.stdout.write('ffrouter (freeflow-ts) 0.1.0\n');
+      process.stdout.write(`ffrouter (freeflow-ts) ${packageVersion()}\n`);
       return 0;
     }
     options = resolveOptions(args.config ? readConfigFile(args.config) : {}, args.flags);

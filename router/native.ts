@@ -34,6 +34,9 @@ export interface QpRingReply extends RingReply {
   sqStride: number;
   rqOffset: number;
   rqStride: number;
+  /** The addon echoes the ring sizes it used (native/index.d.ts); older builds may not. */
+  sqEntries?: number;
+  rqEntries?: number;
 }
 
 export interface NativeRegMr {
@@ -108,15 +111,15 @@ export interface DataPlane {
   /** The caller sends then closes pageFd. */
   addSession(sid: number, s: { tenant: number; lid: number }): { pageFd: number };
   removeSession(sid: number, crashed: boolean): void;
-  /** Takes ownership of eventFd. */
+  /** Takes ownership of eventFd, even when it throws. */
   addChannel(sid: number, ch: number, eventFd: number): void;
   removeChannel(sid: number, ch: number): void;
-  createCq(sid: number, cq: number, o: { entries: number; channel: number }): RingReply;
+  createCq(sid: number, cq: number, o: { entries: number; channel: number }): RingReply & { entries?: number };
   destroyCq(sid: number, cq: number): void;
-  /** Takes ownership of o.fd. */
+  /** Takes ownership of o.fd, even when it throws. */
   regMr(sid: number, mr: number, o: NativeRegMr): void;
   deregMr(sid: number, mr: number): void;
-  createSrq(sid: number, srq: number, o: { pd: number; entries: number; maxSge: number; limit: number }): RingReply & { stride: number };
+  createSrq(sid: number, srq: number, o: { pd: number; entries: number; maxSge: number; limit: number }): RingReply & { stride: number; entries?: number };
   modifySrq(sid: number, srq: number, o: { limit: number }): void;
   destroySrq(sid: number, srq: number): void;
   createQp(sid: number, qp: number, o: NativeCreateQp): QpRingReply;

@@ -37,3 +37,12 @@ export function nativeAddonPath(): string {
 export function shimLibraryPath(): string {
   return join(repoRoot(), 'libshim', 'build', 'libffshim.so');
 }
+
+/** The version in the install's package.json, for --version and GET /info. */
+export function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}

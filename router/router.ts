@@ -1,13 +1,12 @@
-import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
-import { join } from 'node:path';
 import { Registry as PromRegistry } from 'prom-client';
 import { AdminServer, type AdminBackend, type QpView, type RouterInfo, type SessionView } from './admin/server.js';
 import { Logger, LOG_LEVEL_NAMES } from './log.js';
 import { MetricsServer, RouterMetrics } from './metrics.js';
 import { loadNative, nativeBoundary, type ControlServer, type CtlEvent, type DataPlane, type NativeModule } from './native.js';
 import type { RouterOptions } from './options.js';
-import { repoRoot } from './paths.js';
+import { packageVersion } from './paths.js';
 import { EmbeddedRegistry } from './registry/embedded.js';
 import type { Registry } from './registry/registry.js';
 import { SessionManager } from './session/manager.js';
@@ -40,13 +39,6 @@ export interface RouterDeps {
   registry?: Registry;
 }
 
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 /**
  * The per-host daemon wired together: registry, data plane, control server,
@@ -194,8 +186,12 @@ export class Router extends EventEmitter<RouterEvents> implements AdminBackend {
     // sessions can still see it, then the sockets close.
     if (this.dataPlane) await step('data plane shutdown', () => this.dataPlane!.shutdown());
     if (this.manager) await step('closing sessions', () => this.manager.closeAll('router stopping'));
-    if (this.control) await step('control server close', () => this.control!.close());
-    unlinkQuietly(this.options.socket);
+    if (this.control) {
+      await step('control server close', () => this.control!.close());
+      // Only ours to remove if we bound it: a router that failed to start
+      // must not unlink the socket of the one already running.
+      unlinkQuietly(this.options.socket);
+    }
     if (this.dataPlane) await step('data plane close', () => this.dataPlane!.close());
     if (this.admin) await step('admin close', () => this.admin!.close(this.options.adminSocket));
     if (this.metricsServer) await step('metrics close', () => this.metricsServer!.close());

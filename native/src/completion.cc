@@ -113,9 +113,7 @@ bool DataPlane::flush_qp(Qp& qp, uint64_t now) {
       qp.wait_until_ns = now + kResourceWaitNs;
       return false;
     }
-    qp.cqe_pending = false;
-    qp.sq_cons++;
-    store_release(&qp.sq_hdr->cons, qp.sq_cons);
+    qp.cqe_pending = false;  // its SQ slot was released when the WR finished
     work = true;
   }
   uint32_t prod = load_acquire(&qp.sq_hdr->prod);
@@ -133,9 +131,10 @@ bool DataPlane::flush_qp(Qp& qp, uint64_t now) {
     qp.has_head_flush_status = false;
     e.opcode = wc_opcode_of(w.opcode);
     e.qp_num = qp.qpn;
-    cq_push(*qp.send_cq, e, false);
+    // Slot released before the CQE shows, as in process_sq.
     qp.sq_cons++;
     store_release(&qp.sq_hdr->cons, qp.sq_cons);
+    cq_push(*qp.send_cq, e, false);  // room checked above
     work = true;
   }
   if (qp.rq.hdr != nullptr) {
@@ -154,8 +153,8 @@ bool DataPlane::flush_qp(Qp& qp, uint64_t now) {
       e.status = IBV_WC_WR_FLUSH_ERR;
       e.opcode = IBV_WC_RECV;
       e.qp_num = qp.qpn;
-      cq_push(*qp.recv_cq, e, false);
       pop_rwqe(qp.rq);
+      cq_push(*qp.recv_cq, e, false);  // room checked above
       work = true;
     }
   }

@@ -98,7 +98,12 @@ void ControlServer::run() {
 void ControlServer::accept_all() {
   for (;;) {
     UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-    if (!fd.valid()) return;  // EAGAIN, or a transient error (EMFILE...) retried on the next readiness
+    if (!fd.valid()) {
+      // Out of fds: the listener stays readable (level-triggered), so pause
+      // instead of spinning on accept until some fd is closed.
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) ::usleep(10000);
+      return;
+    }
     ucred cred{};
     socklen_t cl = sizeof(cred);
     if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0) continue;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "fault_guard.h"
 #include "ring.h"
 
 namespace ffr {
@@ -29,6 +30,7 @@ DataPlane::DataPlane(uint32_t idle_spin_us, uint32_t max_batch)
     : idle_spin_ns_(static_cast<uint64_t>(idle_spin_us) * 1000), max_batch_(max_batch) {
   doorbell_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!doorbell_.valid()) throw_errno("eventfd (doorbell)");
+  install_fault_guard();
   thread_ = std::thread([this] { run(); });
 }
 

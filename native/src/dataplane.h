@@ -84,6 +84,10 @@ class DataPlane {
   void close();
 
   struct Exec;  // outcome of one send WR (exec.cc)
+  struct Seg {   // one contiguous piece of mapped memory
+    uint8_t* p;
+    uint64_t len;
+  };
 
  private:
   // Lock taken by the JS thread: announces itself so the spinning data-plane
@@ -97,10 +101,6 @@ class DataPlane {
     DataPlane& dp_;
   };
 
-  struct Seg {
-    uint8_t* p;
-    uint64_t len;
-  };
 
   void run();
   bool sweep(uint64_t now);
@@ -127,6 +127,9 @@ class DataPlane {
   Exec recv_error(Qp& qp, Qp& dst, RecvRing& rr, uint64_t wr_id, uint32_t status);
   void count(uint32_t sid, uint64_t bytes_out, uint64_t bytes_in, uint64_t wrs_out, uint64_t wrs_in);
   static void scatter_copy(const std::vector<Seg>& src, const std::vector<Seg>& dst);
+  // scatter_copy under the SIGBUS guard: which side's memory vanished, if any.
+  enum class Fault { kNone, kSrc, kDst };
+  static Fault guarded_copy(const std::vector<Seg>& src, const std::vector<Seg>& dst);
 
   // completion.cc
   bool cq_room(const Cq& cq) const;

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "dataplane.h"
+#include "fault_guard.h"
 #include "ring.h"
 
 namespace ffr {
@@ -148,6 +149,43 @@ void DataPlane::scatter_copy(const std::vector<Seg>& src, const std::vector<Seg>
   }
 }
 
+namespace {
+
+struct CopyArgs {
+  const std::vector<DataPlane::Seg>* src;
+  const std::vector<DataPlane::Seg>* dst;
+};
+
+struct AtomicArgs {
+  uint64_t* target;
+  bool cas;
+  uint64_t compare_add, swap, orig;
+};
+
+void atomic_thunk(void* p) {
+  auto* a = static_cast<AtomicArgs*>(p);
+  if (a->cas) {
+    a->orig = a->compare_add;
+    // On failure orig receives the current value; on success it already is it.
+    __atomic_compare_exchange_n(a->target, &a->orig, a->swap, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+  } else {
+    a->orig = __atomic_fetch_add(a->target, a->compare_add, __ATOMIC_SEQ_CST);
+  }
+}
+
+}  // namespace
+
+DataPlane::Fault DataPlane::guarded_copy(const std::vector<Seg>& src, const std::vector<Seg>& dst) {
+  CopyArgs args{&src, &dst};
+  const void* addr = nullptr;
+  if (run_guarded([](void* p) { auto* a = static_cast<CopyArgs*>(p); scatter_copy(*a->src, *a->dst); }, &args, &addr))
+    return Fault::kNone;
+  const auto* b = static_cast<const uint8_t*>(addr);
+  for (const Seg& d : dst)
+    if (b >= d.p && b < d.p + d.len) return Fault::kDst;
+  return Fault::kSrc;
+}
+
 int DataPlane::gather_local(uint32_t sid, uint32_t pd, const uint8_t* sges, uint32_t n, bool write,
                             std::vector<Seg>* out, uint64_t* total) {
   out->clear();
@@ -272,7 +310,9 @@ Exec DataPlane::exec_send(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vector<
     seg_c_.insert(seg_c_.end(), src.begin(), src.end());
     from = &seg_c_;
   }
-  scatter_copy(*from, seg_b_);
+  const Fault f = guarded_copy(*from, seg_b_);
+  if (f == Fault::kSrc) return done(IBV_WC_LOC_PROT_ERR);  // our own buffer vanished; the WQE stays
+  if (f == Fault::kDst) return recv_error(qp, *dst, *rr, rw.wr_id, IBV_WC_LOC_PROT_ERR);
   pop_rwqe(*rr);
   ffr_cqe e{};
   e.wr_id = rw.wr_id;
@@ -324,7 +364,13 @@ Exec DataPlane::exec_write(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vector
   if (len > 0) {
     seg_b_.clear();
     seg_b_.push_back({mr->base + (w.remote_addr - mr->iova), len});
-    scatter_copy(src, seg_b_);
+    const Fault f = guarded_copy(src, seg_b_);
+    if (f == Fault::kSrc) return done(IBV_WC_LOC_PROT_ERR);
+    if (f == Fault::kDst) {
+      if (qp.type == IBV_QPT_RC) return done(IBV_WC_REM_ACCESS_ERR);
+      count(qp.sid, len, 0, 1, 0);
+      return done(IBV_WC_SUCCESS, len);
+    }
   }
   if (imm) {
     pop_rwqe(*rr);
@@ -352,7 +398,9 @@ Exec DataPlane::exec_read(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vector<
     if (mr == nullptr) return done(IBV_WC_REM_ACCESS_ERR);
     seg_b_.clear();
     seg_b_.push_back({mr->base + (w.remote_addr - mr->iova), len});
-    scatter_copy(seg_b_, local);
+    const Fault f = guarded_copy(seg_b_, local);
+    if (f == Fault::kSrc) return done(IBV_WC_REM_ACCESS_ERR);
+    if (f == Fault::kDst) return done(IBV_WC_LOC_PROT_ERR);
   }
   count(qp.sid, 0, len, 1, 0);
   count(dst->sid, len, 0, 0, 0);
@@ -367,18 +415,13 @@ Exec DataPlane::exec_atomic(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vecto
   uint8_t* p = mr->base + (w.remote_addr - mr->iova);
   // iova alignment says nothing about where the fd offset put the bytes.
   if ((reinterpret_cast<uintptr_t>(p) & 7) != 0) return done(IBV_WC_REM_ACCESS_ERR);
-  uint64_t* target = reinterpret_cast<uint64_t*>(p);
-  uint64_t orig;
-  if (w.opcode == IBV_WR_ATOMIC_CMP_AND_SWP) {
-    orig = w.compare_add;
-    // On failure orig receives the current value; on success it already is it.
-    __atomic_compare_exchange_n(target, &orig, w.swap, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-  } else {
-    orig = __atomic_fetch_add(target, w.compare_add, __ATOMIC_SEQ_CST);
-  }
+  AtomicArgs a{reinterpret_cast<uint64_t*>(p), w.opcode == IBV_WR_ATOMIC_CMP_AND_SWP, w.compare_add, w.swap, 0};
+  const void* fault = nullptr;
+  if (!run_guarded(atomic_thunk, &a, &fault)) return done(IBV_WC_REM_ACCESS_ERR);
+  const uint64_t orig = a.orig;
   seg_c_.clear();
-  seg_c_.push_back({reinterpret_cast<uint8_t*>(&orig), 8});
-  scatter_copy(seg_c_, local);
+  seg_c_.push_back({reinterpret_cast<uint8_t*>(const_cast<uint64_t*>(&orig)), 8});
+  if (guarded_copy(seg_c_, local) != Fault::kNone) return done(IBV_WC_LOC_PROT_ERR);
   count(qp.sid, 0, 8, 1, 0);
   count(dst->sid, 8, 8, 0, 0);
   return done(IBV_WC_SUCCESS, 8);
@@ -450,8 +493,6 @@ bool DataPlane::process_sq(Qp& qp, uint64_t now) {
     }
     qp.cqe_pending = false;
     qp.wait = Wait::kNone;
-    qp.sq_cons++;
-    store_release(&qp.sq_hdr->cons, qp.sq_cons);
     work = true;
     if (qp.pending_to_err) {
       set_state(qp, FFR_QPS_ERR);
@@ -475,6 +516,11 @@ bool DataPlane::process_sq(Qp& qp, uint64_t now) {
     work = true;
     const bool failed = r.status != IBV_WC_SUCCESS;
     if (failed) count(qp.sid, 0, 0, 1, 0);
+    // cons first: an app that sees this CQE may post into the slot at once
+    // (perftest refills exactly what completed), so the slot must already
+    // be free when the CQE becomes visible.
+    qp.sq_cons++;
+    store_release(&qp.sq_hdr->cons, qp.sq_cons);
     if (failed || qp.sq_sig_all || (w.send_flags & IBV_SEND_SIGNALED) != 0) {
       ffr_cqe e{};
       e.wr_id = w.wr_id;
@@ -483,7 +529,8 @@ bool DataPlane::process_sq(Qp& qp, uint64_t now) {
       e.byte_len = r.byte_len;
       e.qp_num = qp.qpn;
       if (!cq_push(*qp.send_cq, e, false)) {
-        // The transfer happened; only its completion waits for CQ room.
+        // The WR is done; only its completion waits for CQ room, and no
+        // later WR runs before it is written (completions stay in order).
         qp.pending_cqe = e;
         qp.cqe_pending = true;
         qp.pending_to_err = failed;
@@ -491,8 +538,6 @@ bool DataPlane::process_sq(Qp& qp, uint64_t now) {
         return true;
       }
     }
-    qp.sq_cons++;
-    store_release(&qp.sq_hdr->cons, qp.sq_cons);
     if (failed) {
       set_state(qp, FFR_QPS_ERR);
       return true;

@@ -142,13 +142,15 @@ void DataPlane::remove_channel(uint32_t sid, uint32_t ch) {
   t_.channels.erase(obj_key(sid, ch));
 }
 
-RingInfo DataPlane::create_cq(uint32_t sid, uint32_t cq, uint32_t cqe, uint32_t channel) {
+RingInfo DataPlane::create_cq(uint32_t sid, uint32_t cq, uint32_t entries, uint32_t channel) {
   require_handle(cq, "cq");
-  if (cqe == 0 || cqe > FFR_MAX_CQE) throw_err(EINVAL, "cq entries must be 1..FFR_MAX_CQE");
+  // `entries` is the ring size the router chose (>= cqe + 1); we only round
+  // it to a power of two, so both sides mask with the same value.
+  if (entries < 2 || entries > FFR_MAX_CQE + 1) throw_err(EINVAL, "cq entries must be 2..FFR_MAX_CQE+1");
   auto c = std::make_shared<Cq>();
   c->sid = sid;
   c->handle = cq;
-  c->entries = next_pow2(cqe + 1);
+  c->entries = next_pow2(entries);
   const size_t bytes = page_round(FFR_RING_HDR_SIZE + static_cast<size_t>(c->entries) * sizeof(ffr_cqe));
   SharedRegion r = create_shared("ffr-cq", bytes);
   c->hdr = reinterpret_cast<ffr_ring_hdr*>(r.map.data());
@@ -265,8 +267,7 @@ RingInfo DataPlane::create_qp(uint32_t sid, uint32_t qp, const QpParams& p) {
   if (p.type != IBV_QPT_RC && p.type != IBV_QPT_UC && p.type != IBV_QPT_UD)
     throw_err(EOPNOTSUPP, "qp type " + std::to_string(p.type) + " not supported");
   if (p.sq_entries == 0 || p.sq_entries > FFR_MAX_QP_WR) throw_err(EINVAL, "sqEntries must be 1..FFR_MAX_QP_WR");
-  if (p.srq == 0 && (p.rq_entries == 0 || p.rq_entries > FFR_MAX_QP_WR))
-    throw_err(EINVAL, "rqEntries must be 1..FFR_MAX_QP_WR without an SRQ");
+  if (p.rq_entries > FFR_MAX_QP_WR) throw_err(EINVAL, "rqEntries must be 0..FFR_MAX_QP_WR");
   if (p.max_send_sge > FFR_MAX_SGE || p.max_recv_sge > FFR_MAX_SGE) throw_err(EINVAL, "max SGE above FFR_MAX_SGE");
   if (p.max_inline > FFR_MAX_INLINE) throw_err(EINVAL, "maxInline above FFR_MAX_INLINE");
   auto q = std::make_unique<Qp>();
@@ -285,7 +286,10 @@ RingInfo DataPlane::create_qp(uint32_t sid, uint32_t qp, const QpParams& p) {
   q->sq_stride = round16(sizeof(ffr_swqe) + std::max<uint32_t>(sizeof(ffr_sge) * p.max_send_sge, p.max_inline));
   const size_t sq_bytes = FFR_RING_HDR_SIZE + static_cast<size_t>(q->sq_entries) * q->sq_stride;
   size_t rq_off = 0, bytes = sq_bytes;
-  if (p.srq == 0) {
+  // No RQ with an SRQ, or for a send-only QP (max_recv_wr 0): senders to it
+  // meet RNR (RC) or a drop (UC/UD), as with an empty RQ.
+  const bool has_rq = p.srq == 0 && p.rq_entries != 0;
+  if (has_rq) {
     q->rq.entries = next_pow2(p.rq_entries);
     q->rq.stride = sizeof(ffr_rwqe) + sizeof(ffr_sge) * p.max_recv_sge;
     q->rq.max_sge = p.max_recv_sge;
@@ -298,7 +302,7 @@ RingInfo DataPlane::create_qp(uint32_t sid, uint32_t qp, const QpParams& p) {
   q->sq_slots = r.map.data() + FFR_RING_HDR_SIZE;
   init_hdr(q->sq_hdr, q->sq_entries, q->sq_stride);
   store_release(&q->sq_hdr->qp_state, FFR_QPS_RESET);
-  if (p.srq == 0) {
+  if (has_rq) {
     q->rq.hdr = reinterpret_cast<ffr_ring_hdr*>(r.map.data() + rq_off);
     q->rq.slots = r.map.data() + rq_off + FFR_RING_HDR_SIZE;
     init_hdr(q->rq.hdr, q->rq.entries, q->rq.stride);

@@ -49,7 +49,7 @@ async function run(argv: string[]): Promise<void> {
   const out = (value: unknown, human: () => string): void => {
     process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : human());
   };
-  const [cmd, sub, name, ...extra] = positionals;
+  const [cmd, sub, name] = positionals;
   const noMore = (n: number): void => {
     if (positionals.length > n) throw new UsageError(`unexpected argument "${positionals[n]}"`);
   };
@@ -122,7 +122,6 @@ async function run(argv: string[]): Promise<void> {
       return;
     }
     case 'env': {
-      void extra;
       if (!sub) throw new UsageError('env NAME');
       noMore(2);
       const [c, info] = await Promise.all([

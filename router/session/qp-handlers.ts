@@ -100,10 +100,12 @@ export const qpHandlers: HandlerTable = {
     checkQuota(ctx, s, 'qp');
 
     // Ring capacity is `entries` (free-running indexes), so no slot is
-    // sacrificed. The SQ always exists: its header mirrors the QP state.
+    // sacrificed. The SQ always exists (its header mirrors the QP state) and
+    // so does an RQ without an SRQ, even for max_recv_wr 0, because the shim
+    // maps one ring per queue and refuses an empty one.
     const sqEntries = nextPow2(Math.max(1, req.max_send_wr));
     const slot = sendSlot(req.max_send_sge, req.max_inline_data);
-    const rqEntries = srq !== undefined || req.max_recv_wr === 0 ? 0 : nextPow2(req.max_recv_wr);
+    const rqEntries = srq !== undefined ? 0 : nextPow2(Math.max(1, req.max_recv_wr));
     const caps: QpCaps = {
       max_send_wr: sqEntries,
       max_recv_wr: rqEntries,
@@ -136,8 +138,11 @@ export const qpHandlers: HandlerTable = {
       ctx.qpns.free(qpn);
       throw err;
     }
-    if (ring.sqStride !== slot.stride) {
-      ctx.log.warn(`${s.describe()}: qpn ${qpn}: data plane SQ stride ${ring.sqStride}, router expected ${slot.stride}`);
+    if (ring.sqStride !== slot.stride || (ring.sqEntries ?? sqEntries) !== sqEntries || (ring.rqEntries ?? rqEntries) !== rqEntries) {
+      ctx.log.warn(
+        `${s.describe()}: qpn ${qpn}: data plane built sq ${ring.sqEntries}x${ring.sqStride} rq ${ring.rqEntries}x${ring.rqStride}, ` +
+          `router asked sq ${sqEntries}x${slot.stride} rq ${rqEntries}`,
+      );
     }
     s.qps.set(handle, {
       handle,

@@ -151,9 +151,10 @@ export const resourceHandlers: HandlerTable = {
     const ch = req.channel === 0 ? undefined : s.channels.get(req.channel);
     if (req.channel !== 0 && ch === undefined) throw einval(`no channel ${req.channel}`);
     checkQuota(ctx, s, 'cq');
-    const entries = nextPow2(req.cqe + 1);
     const handle = s.cqs.allocate();
-    const ring = ctx.dataPlane.createCq(s.sid, handle, { entries, channel: req.channel });
+    const ring = ctx.dataPlane.createCq(s.sid, handle, { entries: nextPow2(req.cqe + 1), channel: req.channel });
+    // The ring the data plane built is the truth the shim must map.
+    const entries = ring.entries ?? nextPow2(req.cqe + 1);
     s.cqs.set(handle, { handle, channel: req.channel, cqe: entries - 1, entries, qps: 0 });
     if (ch) ch.cqs++;
     return {
@@ -191,10 +192,11 @@ export const resourceHandlers: HandlerTable = {
       ctx.srqns.free(srqn);
       throw err;
     }
-    s.srqs.set(handle, { handle, pd: pd.handle, srqn, maxWr: entries, maxSge, limit: req.srq_limit, entries, qps: 0 });
+    const slots = ring.entries ?? entries;
+    s.srqs.set(handle, { handle, pd: pd.handle, srqn, maxWr: slots, maxSge, limit: req.srq_limit, entries: slots, qps: 0 });
     pd.srqs++;
     return {
-      rep: { srq: handle, srqn, max_wr: entries, max_sge: maxSge, entries, stride: ring.stride, ring_bytes: ring.ringBytes },
+      rep: { srq: handle, srqn, max_wr: slots, max_sge: maxSge, entries: slots, stride: ring.stride, ring_bytes: ring.ringBytes },
       fds: [ring.fd],
       closeAfterSend: [ring.fd],
     };

@@ -163,10 +163,6 @@ export function checkTransition(type: QpType, cur: number, next: number, mask: n
   if (extra) throw einval(`${where}: attributes ${qpAttrNames(extra)} are not allowed in this transition`);
 }
 
-export function isValidTransition(type: QpType, cur: number, next: number): boolean {
-  return TABLE.has(key(cur, next)) && (type === QpType.RC || type === QpType.UC || type === QpType.UD);
-}
-
 /** Every attribute the router keeps for a QP (what query_qp returns besides caps). */
 export interface QpAttrs {
   qp_state: number;
@@ -280,9 +276,9 @@ export function applyModify(current: QpAttrs, req: ModifyQpReq, ctx: ModifyConte
   const next = mask & A.STATE ? req.qp_state : cur;
   if (next < S.RESET || next > S.ERR) throw einval(`qp_state ${next} is not a QP state`);
   checkTransition(ctx.type, cur, next, mask);
-  if (next === S.SQD || (next === S.RTS && cur === S.SQD)) {
-    throw eopnotsupp('SQ drain (SQD) is not supported');
-  }
+  // The data plane has no drain; the table stays complete so masks are
+  // judged first, as the kernel would, before the honest refusal.
+  if (next === S.SQD) throw eopnotsupp('SQ drain (SQD) is not supported');
 
   if (next === S.RESET) return resetQpAttrs();
   const out: QpAttrs = { ...current, dgid: Buffer.from(current.dgid), qp_state: next };
