@@ -74,7 +74,7 @@ static void cq_empty_poll(struct ffs_cq *cq)
 	 * the router's data-plane thread must share them: after a run of empty
 	 * polls let it run, without a syscall in the first few hundred polls of
 	 * a latency-sensitive spin. */
-	if (n > 256 && (n & 63) == 0)
+	if (n > 32 && (n & 7) == 0)
 		sched_yield();
 }
 

@@ -149,6 +149,8 @@ class DataPlane {
   std::mutex mu_;
   std::atomic<int> js_waiting_{0};
   std::atomic<bool> stop_{false};
+  // Times an idle spin was preempted (see kPreemptedNs in dataplane.cc).
+  std::atomic<uint64_t> preempted_spins_{0};
   bool closed_ = false;
   Tables t_;
   // Scratch for the data-plane thread only (no allocation per WR).
