@@ -54,7 +54,9 @@ static int copy_inline(struct ffs_qp *qp, struct ffr_swqe *w,
 
 		if (s->length > qp->max_inline - total)
 			return -EINVAL;
-		memcpy(dst + total, (const void *)(uintptr_t)s->addr, s->length);
+		if (s->length)
+			memcpy(dst + total, (const void *)(uintptr_t)s->addr,
+			       s->length);
 		total += s->length;
 	}
 	w->inline_len = total;
@@ -104,7 +106,8 @@ static int write_swqe(struct ffs_qp *qp, struct ffr_swqe *w,
 	}
 	if (wr->send_flags & IBV_SEND_INLINE)
 		return copy_inline(qp, w, wr);
-	memcpy(w + 1, wr->sg_list, sizeof(struct ffr_sge) * w->num_sge);
+	if (w->num_sge)		/* sg_list may be NULL when num_sge is 0 */
+		memcpy(w + 1, wr->sg_list, sizeof(struct ffr_sge) * w->num_sge);
 	return 0;
 }
 
@@ -122,12 +125,11 @@ int ffs_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
 	uint32_t cons, prod;
 	int ret = 0;
 
-	if (ffs_router_gone()) {
-		*bad_wr = wr;
-		return EIO;
-	}
 	pthread_spin_lock(&qp->sq_lock);
-	ret = ffs_qp_sq_state_ok(qp);
+	/* Under the ring lock: the shim's flush (flush.c) takes it after the
+	 * session is marked dead, so a WR is either flushed or refused here,
+	 * never published to a ring nobody will complete. */
+	ret = ffs_router_gone() ? -EIO : ffs_qp_sq_state_ok(qp);
 	prod = qp->sq_prod;
 	/* Acquire: the data plane is done with the slots below cons. */
 	cons = ffr_load_acquire(&qp->sq.hdr->cons);
@@ -164,7 +166,8 @@ static int write_rwqe(const struct ffs_ring *ring, uint32_t idx,
 	w->wr_id = wr->wr_id;
 	w->num_sge = (uint32_t)wr->num_sge;
 	w->rsvd = 0;
-	memcpy(w + 1, wr->sg_list, sizeof(struct ffr_sge) * w->num_sge);
+	if (w->num_sge)		/* sg_list may be NULL when num_sge is 0 */
+		memcpy(w + 1, wr->sg_list, sizeof(struct ffr_sge) * w->num_sge);
 	return 0;
 }
 
@@ -175,10 +178,6 @@ int ffs_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
 	uint32_t cons, prod;
 	int ret = 0;
 
-	if (ffs_router_gone()) {
-		*bad_wr = wr;
-		return EIO;
-	}
 	/* Acquire: the state mirror is read like any other index the data plane
 	 * publishes. A receive queue only refuses RESET. */
 	if (ibqp->srq ||
@@ -187,10 +186,13 @@ int ffs_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
 		return EINVAL;
 	}
 	pthread_spin_lock(&qp->rq_lock);
+	/* Under the ring lock, as in ffs_post_send. */
+	if (ffs_router_gone())
+		ret = -EIO;
 	prod = qp->rq_prod;
 	/* Acquire: the data plane is done with the slots below cons. */
 	cons = ffr_load_acquire(&qp->rq.hdr->cons);
-	for (; wr; wr = wr->next) {
+	for (; wr && !ret; wr = wr->next) {
 		if (prod - cons >= qp->max_recv_wr) {
 			ret = -ENOMEM;
 			break;

@@ -162,7 +162,8 @@ static void qx_set_sge_list(struct ibv_qp_ex *qx, size_t n,
 		return;
 	}
 	/* struct ibv_sge and struct ffr_sge share a layout (post.c). */
-	memcpy(w + 1, sg, n * sizeof(struct ffr_sge));
+	if (n)			/* sg may be NULL for an empty list */
+		memcpy(w + 1, sg, n * sizeof(struct ffr_sge));
 	w->num_sge = (uint32_t)n;
 	w->inline_len = 0;
 }
@@ -197,7 +198,8 @@ static void qx_set_inline_data_list(struct ibv_qp_ex *qx, size_t n,
 			qp->wr_err = EINVAL;
 			return;
 		}
-		memcpy(dst + total, bufs[i].addr, bufs[i].length);
+		if (bufs[i].length)
+			memcpy(dst + total, bufs[i].addr, bufs[i].length);
 		total += bufs[i].length;
 	}
 	w->inline_len = (uint32_t)total;

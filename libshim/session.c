@@ -125,8 +125,15 @@ static void session_once(void)
 
 static void mark_dead_locked(const char *why)
 {
-	if (!__atomic_exchange_n(&ffs_sess.dead, 1, __ATOMIC_ACQ_REL))
-		FFS_DBG("router gone (%s)", why);
+	if (__atomic_exchange_n(&ffs_sess.dead, 1, __ATOMIC_ACQ_REL))
+		return;
+	FFS_DBG("router gone (%s)", why);
+	/* The shim now completes its WRs itself (flush.c). A router that is
+	 * still alive (stream out of step, EPROTO) must see the session end
+	 * too, or its data plane would keep working the same rings and the
+	 * peers' QPs would never leave RTS. */
+	if (ffs_sess.fd >= 0)
+		syscall(SYS_shutdown, ffs_sess.fd, SHUT_RDWR);
 }
 
 static int send_frame(int fd, const uint8_t *buf, size_t len, const int *fds,

@@ -1,4 +1,4 @@
-// Acceptance 4: the project's own verbs program (test/c/verbs_check.c) in two
+// Acceptance 4: the project's own verbs program (test/c/verbs_check/) in two
 // containers: byte-exact data after every operation and the error semantics.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describePair, parseTap, runPair, type PairResult } from './harness/apps.js';

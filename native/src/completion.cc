@@ -1,5 +1,6 @@
 // Completion queue writes, CQ event notification, QP state changes and flush.
 #include <infiniband/verbs.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -61,8 +62,13 @@ void DataPlane::notify(Cq& cq, bool solicited_or_error) {
   if (!cmpxchg(&cq.hdr->armed, armed, FFR_CQ_DISARMED)) return;
   atomic_inc(&cq.hdr->events);
   if (cq.channel) {
-    uint64_t one = 1;
-    (void)!::write(cq.channel->efd.get(), &one, sizeof(one));
+    // The shim's eventfd is blocking and the shim can fill its counter: never
+    // block the data plane on it (a write races only with the shim's own).
+    pollfd p{cq.channel->efd.get(), POLLOUT, 0};
+    if (::poll(&p, 1, 0) == 1 && (p.revents & POLLOUT) != 0) {
+      uint64_t one = 1;
+      (void)!::write(cq.channel->efd.get(), &one, sizeof(one));
+    }
   }
 }
 
@@ -145,7 +151,9 @@ bool DataPlane::flush_qp(Qp& qp, uint64_t now) {
         blocked = true;
         break;
       }
-      peek_rwqe(qp.rq, buf);
+      // prod is read again inside: a shim that moved it back meanwhile must
+      // not make us complete (and pop) a WQE that was never copied into buf.
+      if (!peek_rwqe(qp.rq, buf)) break;
       ffr_rwqe w;
       std::memcpy(&w, buf, sizeof(w));
       ffr_cqe e{};

@@ -263,7 +263,15 @@ void ControlServer::send(uint32_t conn, const uint8_t* body, size_t len, const s
     ssize_t r = ::sendmsg(c->fd.get(), &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (r < 0) {
       if (errno == EINTR) continue;
-      if (errno != EAGAIN) throw_errno("send to connection " + std::to_string(conn));
+      if (errno != EAGAIN) {
+        const int err = errno;
+        // Part of the frame is out: the stream can never be framed again.
+        if (left != 4 + len) {
+          std::lock_guard<std::mutex> g(mu_);
+          close_locked(c, "send failed mid-frame");
+        }
+        throw_errno("send to connection " + std::to_string(conn), err);
+      }
       auto now = std::chrono::steady_clock::now();
       if (now >= deadline) {
         {

@@ -501,7 +501,9 @@ bool DataPlane::process_sq(Qp& qp, uint64_t now) {
   }
   if (qp.state != FFR_QPS_RTS) return work;
   alignas(16) uint8_t buf[kMaxSqStride];
-  for (uint32_t n = 0; n < max_batch_ && sweep_bytes_ < kSweepByteBudget; n++) {
+  // The state is checked per WR: a WR to its own QP (loopback) can move this
+  // QP to ERR through recv_error while its own completion is a success.
+  for (uint32_t n = 0; n < max_batch_ && sweep_bytes_ < kSweepByteBudget && qp.state == FFR_QPS_RTS; n++) {
     const uint32_t prod = load_acquire(&qp.sq_hdr->prod);
     if (prod == qp.sq_cons) break;
     if (prod - qp.sq_cons > qp.sq_entries) qp.sq_cons = prod - qp.sq_entries;  // lying shim: skip the excess

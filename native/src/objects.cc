@@ -1,6 +1,8 @@
 // Creation and destruction of data-plane objects (JS thread, under the lock).
 #include <infiniband/verbs.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -123,6 +125,15 @@ void DataPlane::remove_session(uint32_t sid, bool crashed) {
 
 void DataPlane::add_channel(uint32_t sid, uint32_t ch, UniqueFd efd) {
   require_handle(ch, "channel");
+  // notify() writes to this fd on the data-plane thread with the lock held: a
+  // pipe or socket that nobody drains would block it, and every tenant, forever.
+  {
+    char link[64];
+    const std::string path = "/proc/self/fd/" + std::to_string(efd.get());
+    const ssize_t n = ::readlink(path.c_str(), link, sizeof(link) - 1);
+    if (n < 0 || std::string(link, static_cast<size_t>(n)) != "anon_inode:[eventfd]")
+      throw_err(EINVAL, "channel fd is not an eventfd");
+  }
   JsLock g(*this);
   check_open();
   if (!t_.sessions.count(sid)) throw_err(ENOENT, "no session " + std::to_string(sid));

@@ -1,8 +1,10 @@
 #include "shm.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "errors.h"
@@ -42,6 +44,13 @@ Mapping map_foreign(int fd, uint64_t offset, uint64_t length, uint64_t fd_size, 
   // memfds and shared files are regular files; a device or pipe could fault
   // or have side effects when the data plane touches it.
   if (!S_ISREG(st.st_mode)) throw_err(EINVAL, "MR fd is not a regular file (memfd expected)");
+  // Only shmem/hugetlbfs: a page fault on a file of a FUSE (or network)
+  // filesystem the container serves could block the data-plane thread, with
+  // its lock held, for as long as the container likes.
+  struct statfs sf;
+  if (::fstatfs(fd, &sf) != 0) throw_errno("fstatfs MR fd");
+  if (sf.f_type != TMPFS_MAGIC && sf.f_type != HUGETLBFS_MAGIC)
+    throw_err(EINVAL, "MR fd is not on tmpfs/hugetlbfs (memfd expected)");
   if (static_cast<uint64_t>(st.st_size) < offset + length)
     throw_err(EINVAL, "MR fd is smaller than fdOffset + length");
   // Best effort: a memfd created without MFD_ALLOW_SEALING refuses (EPERM), and
