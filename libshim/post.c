@@ -19,21 +19,31 @@ int ffs_qp_sq_state_ok(struct ffs_qp *qp)
 	}
 }
 
-static bool opcode_ok(enum ibv_qp_type type, enum ibv_wr_opcode op)
+/* 0, -EINVAL (not an opcode of this QP type) or -EOPNOTSUPP (a verbs
+ * opcode the virtual HCA does not implement: memory windows, invalidation,
+ * TSO, atomic write, ...). */
+static int opcode_check(enum ibv_qp_type type, enum ibv_wr_opcode op)
 {
 	switch (op) {
 	case IBV_WR_SEND:
 	case IBV_WR_SEND_WITH_IMM:
-		return true;
+		return 0;
 	case IBV_WR_RDMA_WRITE:
 	case IBV_WR_RDMA_WRITE_WITH_IMM:
-		return type == IBV_QPT_RC || type == IBV_QPT_UC;
+		return type == IBV_QPT_RC || type == IBV_QPT_UC ? 0 : -EINVAL;
 	case IBV_WR_RDMA_READ:
 	case IBV_WR_ATOMIC_CMP_AND_SWP:
 	case IBV_WR_ATOMIC_FETCH_AND_ADD:
-		return type == IBV_QPT_RC;
+		return type == IBV_QPT_RC ? 0 : -EINVAL;
+	case IBV_WR_LOCAL_INV:
+	case IBV_WR_BIND_MW:
+	case IBV_WR_SEND_WITH_INV:
+	case IBV_WR_TSO:
+	case IBV_WR_DRIVER1:
+	case IBV_WR_ATOMIC_WRITE:
+		return -EOPNOTSUPP;
 	default:
-		return false;
+		return -EINVAL;
 	}
 }
 
@@ -68,9 +78,11 @@ static int write_swqe(struct ffs_qp *qp, struct ffr_swqe *w,
 		      const struct ibv_send_wr *wr)
 {
 	enum ibv_qp_type type = qp->vqp.qp.qp_type;
+	int ret = opcode_check(type, wr->opcode);
 
-	if (wr->num_sge < 0 || (uint32_t)wr->num_sge > qp->max_send_sge ||
-	    !opcode_ok(type, wr->opcode))
+	if (ret)
+		return ret;
+	if (wr->num_sge < 0 || (uint32_t)wr->num_sge > qp->max_send_sge)
 		return -EINVAL;
 	memset(w, 0, sizeof(*w));
 	w->wr_id = wr->wr_id;

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 #include "ffshim.h"
 #include "sys.h"
@@ -147,9 +149,14 @@ static int use_shared_mapping(struct ffs_region *r)
 	if (shared == 1 && covering && ino && path[0] == '/' &&
 	    !strstr(path, " (deleted)")) {
 		struct stat st;
+		struct statfs sf;
 		int fd = open(path, O_RDWR | O_CLOEXEC);
 
-		if (fd >= 0 && !fstat(fd, &st) && st.st_ino == ino) {
+		/* The router maps only tmpfs/hugetlbfs files (a page fault on a
+		 * FUSE or network file would stall its data plane). */
+		if (fd >= 0 && !fstat(fd, &st) && st.st_ino == ino &&
+		    !fstatfs(fd, &sf) &&
+		    (sf.f_type == TMPFS_MAGIC || sf.f_type == HUGETLBFS_MAGIC)) {
 			r->fd = fd;
 			r->fd_base = off + (r->start - mstart);
 			r->fd_size = (uint64_t)st.st_size;

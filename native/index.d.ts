@@ -104,10 +104,13 @@ export interface QpModifyAttrs {
 export declare class DataPlane {
   /** Starts the data-plane thread. Keeps serving until close(), even if JS drops the object. */
   constructor(opts: DataPlaneOptions);
-  /** The doorbell eventfd (EFD_NONBLOCK); owned by the data plane: send it, never close it. */
-  doorbellFd(): number;
   /** Creates the session page (router_state = UP). lid 1..65535. */
-  addSession(sid: number, opts: { tenant: number; lid: number }): { pageFd: number };
+  /**
+   * pageFd: the caller sends then closes it. doorbellFd: the session's own
+   * eventfd (a shared one would let one process swallow others' wake-ups);
+   * owned by the data plane until removeSession: send it, never close it.
+   */
+  addSession(sid: number, opts: { tenant: number; lid: number }): { pageFd: number; doorbellFd: number };
   /** Reclaims every native object of the session. crashed: RC QPs of other sessions connected to its QPs go to ERR (head send RETRY_EXC_ERR, rest flushed). */
   removeSession(sid: number, crashed: boolean): void;
   /** Takes ownership of eventFd (even when it throws). */

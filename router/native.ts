@@ -107,9 +107,8 @@ export interface SessionStats {
 
 export interface DataPlane {
   /** Owned by the data plane: send it, never close it. */
-  doorbellFd(): number;
-  /** The caller sends then closes pageFd. */
-  addSession(sid: number, s: { tenant: number; lid: number }): { pageFd: number };
+  /** The caller sends then closes pageFd; doorbellFd (the session's own) stays the data plane's. */
+  addSession(sid: number, s: { tenant: number; lid: number }): { pageFd: number; doorbellFd: number };
   removeSession(sid: number, crashed: boolean): void;
   /** Takes ownership of eventFd, even when it throws. */
   addChannel(sid: number, ch: number, eventFd: number): void;

@@ -186,8 +186,7 @@ class DataPlaneWrap : public Napi::ObjectWrap<DataPlaneWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "DataPlane",
-                       {InstanceMethod<&DataPlaneWrap::DoorbellFd>("doorbellFd"),
-                        InstanceMethod<&DataPlaneWrap::AddSession>("addSession"),
+                       {InstanceMethod<&DataPlaneWrap::AddSession>("addSession"),
                         InstanceMethod<&DataPlaneWrap::RemoveSession>("removeSession"),
                         InstanceMethod<&DataPlaneWrap::AddChannel>("addChannel"),
                         InstanceMethod<&DataPlaneWrap::RemoveChannel>("removeChannel"),
@@ -237,17 +236,14 @@ class DataPlaneWrap : public Napi::ObjectWrap<DataPlaneWrap> {
     return *dp_;
   }
 
-  Napi::Value DoorbellFd(const Napi::CallbackInfo& info) {
-    return guard(info.Env(), [&] { return Napi::Number::New(info.Env(), dp().doorbell_fd()); });
-  }
-
   Napi::Value AddSession(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&] {
       uint32_t sid = arg_u32(info, 0, "sid");
       Napi::Object o = arg_obj(info, 1, "options");
-      int fd = dp().add_session(sid, req_u32(o, "tenant"), req_u32(o, "lid"));
+      DataPlane::SessionFds fds = dp().add_session(sid, req_u32(o, "tenant"), req_u32(o, "lid"));
       Napi::Object r = Napi::Object::New(info.Env());
-      r.Set("pageFd", fd);
+      r.Set("pageFd", fds.page);
+      r.Set("doorbellFd", fds.doorbell);
       return r;
     });
   }

@@ -61,8 +61,9 @@ class DataPlane {
   DataPlane(const DataPlane&) = delete;
   DataPlane& operator=(const DataPlane&) = delete;
 
-  int doorbell_fd() const { return doorbell_.get(); }
-  int add_session(uint32_t sid, uint32_t tenant, uint32_t lid);
+  struct SessionFds { int page; int doorbell; };
+  // page is the caller's to send and close; doorbell stays the session's.
+  SessionFds add_session(uint32_t sid, uint32_t tenant, uint32_t lid);
   void remove_session(uint32_t sid, bool crashed);
   void add_channel(uint32_t sid, uint32_t ch, UniqueFd efd);
   void remove_channel(uint32_t sid, uint32_t ch);
@@ -145,7 +146,9 @@ class DataPlane {
 
   uint64_t idle_spin_ns_;
   uint32_t max_batch_;
-  UniqueFd doorbell_;
+  UniqueFd doorbell_;  // kicks from the JS thread (object changes, stop)
+  UniqueFd epoll_;     // doorbell_ plus every session's doorbell
+  void drain_doorbells();
   std::mutex mu_;
   std::atomic<int> js_waiting_{0};
   std::atomic<bool> stop_{false};

@@ -1,6 +1,8 @@
 // Creation and destruction of data-plane objects (JS thread, under the lock).
 #include <infiniband/verbs.h>
 
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,13 +39,16 @@ void init_hdr(ffr_ring_hdr* h, uint32_t entries, uint32_t stride) {
 
 }  // namespace
 
-int DataPlane::add_session(uint32_t sid, uint32_t tenant, uint32_t lid) {
+DataPlane::SessionFds DataPlane::add_session(uint32_t sid, uint32_t tenant, uint32_t lid) {
   require_handle(sid, "session");
   if (lid == 0 || lid > 0xffff) throw_err(EINVAL, "lid must be 1..65535");
   auto s = std::make_unique<Session>();
   s->sid = sid;
   s->tenant = tenant;
   s->lid = lid;
+  s->doorbell.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!s->doorbell.valid()) throw_errno("eventfd (session doorbell)");
+  const int doorbell = s->doorbell.get();
   SharedRegion r = create_shared("ffr-session", FFR_SESSION_PAGE_SIZE);
   s->page = reinterpret_cast<ffr_session_page*>(r.map.data());
   s->page_map = std::move(r.map);
@@ -57,10 +62,14 @@ int DataPlane::add_session(uint32_t sid, uint32_t tenant, uint32_t lid) {
     JsLock g(*this);
     check_open();
     if (t_.sessions.count(sid)) throw_err(EEXIST, "session " + std::to_string(sid) + " exists");
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = doorbell;
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, doorbell, &ev) != 0) throw_errno("epoll_ctl (session doorbell)");
     t_.sessions.emplace(sid, std::move(s));
   }
   kick();
-  return r.fd.release();
+  return {r.fd.release(), doorbell};
 }
 
 void DataPlane::remove_session(uint32_t sid, bool crashed) {
@@ -117,6 +126,9 @@ void DataPlane::remove_session(uint32_t sid, bool crashed) {
     drop(t_.mrs);
     drop(t_.cqs);
     drop(t_.channels);
+    // The shim holds its own reference to the doorbell's file description,
+    // so closing our fd would not take it out of the epoll set.
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, sit->second->doorbell.get(), nullptr);
     dead_session = std::move(sit->second);
     t_.sessions.erase(sit);
   }

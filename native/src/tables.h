@@ -25,6 +25,9 @@ struct SessionStats {
 
 struct Session {
   uint32_t sid = 0, tenant = 0, lid = 0;
+  // This session's own doorbell: a shared one would let any process read
+  // (swallow) the wake-ups other tenants' shims write.
+  UniqueFd doorbell;
   Mapping page_map;
   ffr_session_page* page = nullptr;
   SessionStats stats;

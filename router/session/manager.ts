@@ -190,7 +190,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       throw eacces(msg);
     }
     const sid = this.allocateSid();
-    const { pageFd } = this.ctx.dataPlane.addSession(sid, { tenant: c.tenantId, lid: c.lid });
+    const { pageFd, doorbellFd } = this.ctx.dataPlane.addSession(sid, { tenant: c.tenantId, lid: c.lid });
     s.sid = sid;
     s.container = c;
     s.state = SessionState.Established;
@@ -199,7 +199,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     this.emit('established', s);
     return {
       rep: deviceAttributes(sid, c, this.ctx.quotas),
-      fds: [pageFd, this.ctx.dataPlane.doorbellFd()],
+      fds: [pageFd, doorbellFd],
       closeAfterSend: [pageFd],
     };
   }
