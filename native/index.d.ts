@@ -104,8 +104,8 @@ export interface QpModifyAttrs {
 export declare class DataPlane {
   /** Starts the data-plane thread. Keeps serving until close(), even if JS drops the object. */
   constructor(opts: DataPlaneOptions);
-  /** Creates the session page (router_state = UP). lid 1..65535. */
   /**
+   * Creates the session page (router_state = UP) and doorbell. lid 1..65535.
    * pageFd: the caller sends then closes it. doorbellFd: the session's own
    * eventfd (a shared one would let one process swallow others' wake-ups);
    * owned by the data plane until removeSession: send it, never close it.
