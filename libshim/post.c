@@ -24,17 +24,10 @@ int ffs_qp_sq_state_ok(struct ffs_qp *qp)
  * TSO, atomic write, ...). */
 static int opcode_check(enum ibv_qp_type type, enum ibv_wr_opcode op)
 {
-	switch (op) {
-	case IBV_WR_SEND:
-	case IBV_WR_SEND_WITH_IMM:
+	/* The same table the data plane checks again (proto/schema.json). */
+	if (ffr_opcode_allowed(type, op))
 		return 0;
-	case IBV_WR_RDMA_WRITE:
-	case IBV_WR_RDMA_WRITE_WITH_IMM:
-		return type == IBV_QPT_RC || type == IBV_QPT_UC ? 0 : -EINVAL;
-	case IBV_WR_RDMA_READ:
-	case IBV_WR_ATOMIC_CMP_AND_SWP:
-	case IBV_WR_ATOMIC_FETCH_AND_ADD:
-		return type == IBV_QPT_RC ? 0 : -EINVAL;
+	switch (op) {
 	case IBV_WR_LOCAL_INV:
 	case IBV_WR_BIND_MW:
 	case IBV_WR_SEND_WITH_INV:

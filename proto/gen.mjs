@@ -50,6 +50,22 @@ for (const [sname, s] of Object.entries(schema.structs)) {
   if (end > s.size) fail(`${sname}: fields exceed size ${s.size}`);
 }
 
+// Per-QP-type opcode sets become one mask constant each (bit n = opcode n).
+const opcodeValues = schema.enums.ffr_wr_opcode.values;
+const qpTypeValues = schema.enums.ffr_qp_type.values;
+const opcodeMasks = {};
+for (const [qpt, ops] of Object.entries(schema.qp_opcodes)) {
+  if (qpt === 'comment') continue;
+  if (qpTypeValues[qpt] === undefined) fail(`qp_opcodes: unknown QP type ${qpt}`);
+  let mask = 0;
+  for (const op of ops) {
+    if (opcodeValues[op] === undefined) fail(`qp_opcodes.${qpt}: unknown opcode ${op}`);
+    mask |= 1 << opcodeValues[op];
+  }
+  opcodeMasks[`FFR_QP_OPCODES_${qpt.replace('FFR_QPT_', '')}`] = mask;
+}
+const constants = { ...schema.constants, ...opcodeMasks };
+
 const messages = schema.messages.list.map((m) => ({
   ...m, req: expand(m.req), rep: expand(m.rep), req_fds: m.req_fds ?? [], rep_fds: m.rep_fds ?? [],
 }));
@@ -71,7 +87,7 @@ function cHeader() {
     '#include <stddef.h>', '#include <stdint.h>', '',
     '#ifdef __cplusplus', '#define FFR_STATIC_ASSERT static_assert', 'extern "C" {', '#else',
     '#define FFR_STATIC_ASSERT _Static_assert', '#endif', '');
-  for (const [k, v] of Object.entries(schema.constants)) L.push(`#define ${k} ${v}u`);
+  for (const [k, v] of Object.entries(constants)) L.push(`#define ${k} ${v}u`);
   L.push('');
   for (const [ename, e] of Object.entries(schema.enums)) {
     if (e.comment) L.push(`/* ${e.comment} */`);
@@ -79,6 +95,24 @@ function cHeader() {
     for (const [k, v] of Object.entries(e.values)) L.push(`\t${k} = ${v},`);
     L.push('};', '');
   }
+  // Enums that mirror verbs.h are checked against it wherever both are seen.
+  L.push('#ifdef INFINIBAND_VERBS_H');
+  for (const [ename, e] of Object.entries(schema.enums)) {
+    if (!e.mirrors) continue;
+    for (const k of Object.keys(e.values)) {
+      const ibv = e.mirrors.to + k.slice(e.mirrors.from.length);
+      L.push(`FFR_STATIC_ASSERT((int)${k} == (int)${ibv}, "${ename}: ${k} must equal ${ibv}");`);
+    }
+  }
+  L.push('#endif', '');
+  L.push(`/* ${schema.qp_opcodes.comment} */`,
+    'static inline int ffr_opcode_allowed(uint32_t qp_type, uint32_t opcode)', '{', '\tuint32_t mask;', '',
+    '\tswitch (qp_type) {');
+  for (const qpt of Object.keys(schema.qp_opcodes)) {
+    if (qpt === 'comment') continue;
+    L.push(`\tcase ${qpt}: mask = FFR_QP_OPCODES_${qpt.replace('FFR_QPT_', '')}; break;`);
+  }
+  L.push('\tdefault: return 0;', '\t}', '\treturn opcode < 32 && ((mask >> opcode) & 1u);', '}', '');
   for (const [sname, s] of Object.entries(schema.structs)) {
     if (s.comment) L.push(`/* ${s.comment} */`);
     L.push(`struct ${sname} {`);
@@ -138,7 +172,7 @@ function cHeader() {
 function tsModule() {
   const L = [];
   L.push(`// ${banner}`, '/* eslint-disable */', '');
-  for (const [k, v] of Object.entries(schema.constants)) L.push(`export const ${k} = ${v};`);
+  for (const [k, v] of Object.entries(constants)) L.push(`export const ${k} = ${v};`);
   L.push('');
   for (const [ename, e] of Object.entries(schema.enums)) {
     if (e.comment) L.push(`/** ${e.comment} */`);

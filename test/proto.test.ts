@@ -12,6 +12,7 @@ import { PATHS, ROOT } from './harness/paths.js';
 const schema = JSON.parse(readFileSync(join(ROOT, 'proto', 'schema.json'), 'utf8'));
 const dump = JSON.parse(execFileSync(PATHS.protoDump, { encoding: 'utf8' })) as {
   constants: Record<string, number>;
+  opcode_masks: Record<string, { mask: number; allowed: number[] }>;
   enums: Record<string, number>;
   structs: Record<string, number>;
   fields: Record<string, [number, number]>;
@@ -33,6 +34,21 @@ describe('generated protocol files', () => {
     for (const [k, v] of Object.entries(dump.constants)) {
       expect(TS[k], `TS ${k}`).toBe(v);
       expect(schema.constants[k], `schema ${k}`).toBe(v);
+    }
+  });
+
+  it('per-QP-type opcode sets agree (schema lists, C masks and ffr_opcode_allowed, TS masks)', () => {
+    const ops = (schema.enums as Record<string, { values: Record<string, number> }>).ffr_wr_opcode!.values;
+    const sets = Object.entries(schema.qp_opcodes as Record<string, string[] | string>).filter(([k]) => k !== 'comment');
+    expect(sets.length).toBeGreaterThan(0);
+    expect(Object.keys(dump.opcode_masks).sort()).toEqual(sets.map(([t]) => `FFR_QP_OPCODES_${t.replace('FFR_QPT_', '')}`).sort());
+    for (const [qpt, names] of sets) {
+      const name = `FFR_QP_OPCODES_${qpt.replace('FFR_QPT_', '')}`;
+      const allowed = (names as string[]).map((n) => ops[n]!).sort((a, b) => a - b);
+      const mask = allowed.reduce((m, op) => m | (1 << op), 0);
+      expect(dump.opcode_masks[name]!.mask, `C ${name}`).toBe(mask);
+      expect(dump.opcode_masks[name]!.allowed, `C ffr_opcode_allowed(${qpt})`).toEqual(allowed);
+      expect(TS[name], `TS ${name}`).toBe(mask);
     }
   });
 

@@ -47,23 +47,6 @@ uint64_t rnr_timer_ns(uint32_t code) {
   return static_cast<uint64_t>(us100[code & 31]) * 10000;
 }
 
-bool op_allowed(uint32_t type, uint32_t op) {
-  switch (op) {
-    case IBV_WR_SEND:
-    case IBV_WR_SEND_WITH_IMM:
-      return true;
-    case IBV_WR_RDMA_WRITE:
-    case IBV_WR_RDMA_WRITE_WITH_IMM:
-      return type == IBV_QPT_RC || type == IBV_QPT_UC;
-    case IBV_WR_RDMA_READ:
-    case IBV_WR_ATOMIC_CMP_AND_SWP:
-    case IBV_WR_ATOMIC_FETCH_AND_ADD:
-      return type == IBV_QPT_RC;
-    default:
-      return false;
-  }
-}
-
 uint32_t wc_opcode(uint32_t op) {
   switch (op) {
     case IBV_WR_RDMA_WRITE:
@@ -429,7 +412,7 @@ Exec DataPlane::exec_atomic(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vecto
 
 Exec DataPlane::execute(Qp& qp, const ffr_swqe& w, const uint8_t* payload, uint64_t now) {
   const uint32_t op = w.opcode;
-  if (!op_allowed(qp.type, op)) return done(IBV_WC_LOC_QP_OP_ERR);
+  if (!ffr_opcode_allowed(qp.type, op)) return done(IBV_WC_LOC_QP_OP_ERR);
   const bool sendish = op == IBV_WR_SEND || op == IBV_WR_SEND_WITH_IMM || op == IBV_WR_RDMA_WRITE ||
                        op == IBV_WR_RDMA_WRITE_WITH_IMM;
   uint64_t len = 0;

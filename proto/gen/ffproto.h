@@ -30,6 +30,9 @@ extern "C" {
 #define FFR_VENDOR_PART_ID 65279u
 #define FFR_REPLY_BIT 32768u
 #define FFR_STR_MAX 128u
+#define FFR_QP_OPCODES_RC 127u
+#define FFR_QP_OPCODES_UC 15u
+#define FFR_QP_OPCODES_UD 12u
 
 /* Numeric status codes on the wire. Values are Linux errno numbers so each side converts by name, not by arithmetic. */
 enum ffr_err {
@@ -80,6 +83,58 @@ enum ffr_cq_arm {
 	FFR_CQ_ARM_NEXT = 1,
 	FFR_CQ_ARM_SOLICITED = 2,
 };
+
+/* The QP types the virtual HCA implements; same numbering as enum ibv_qp_type. */
+enum ffr_qp_type {
+	FFR_QPT_RC = 2,
+	FFR_QPT_UC = 3,
+	FFR_QPT_UD = 4,
+};
+
+/* The work-request opcodes the virtual HCA implements; same numbering as enum ibv_wr_opcode. */
+enum ffr_wr_opcode {
+	FFR_WR_RDMA_WRITE = 0,
+	FFR_WR_RDMA_WRITE_WITH_IMM = 1,
+	FFR_WR_SEND = 2,
+	FFR_WR_SEND_WITH_IMM = 3,
+	FFR_WR_RDMA_READ = 4,
+	FFR_WR_ATOMIC_CMP_AND_SWP = 5,
+	FFR_WR_ATOMIC_FETCH_AND_ADD = 6,
+};
+
+#ifdef INFINIBAND_VERBS_H
+FFR_STATIC_ASSERT((int)FFR_QPS_RESET == (int)IBV_QPS_RESET, "ffr_qp_state: FFR_QPS_RESET must equal IBV_QPS_RESET");
+FFR_STATIC_ASSERT((int)FFR_QPS_INIT == (int)IBV_QPS_INIT, "ffr_qp_state: FFR_QPS_INIT must equal IBV_QPS_INIT");
+FFR_STATIC_ASSERT((int)FFR_QPS_RTR == (int)IBV_QPS_RTR, "ffr_qp_state: FFR_QPS_RTR must equal IBV_QPS_RTR");
+FFR_STATIC_ASSERT((int)FFR_QPS_RTS == (int)IBV_QPS_RTS, "ffr_qp_state: FFR_QPS_RTS must equal IBV_QPS_RTS");
+FFR_STATIC_ASSERT((int)FFR_QPS_SQD == (int)IBV_QPS_SQD, "ffr_qp_state: FFR_QPS_SQD must equal IBV_QPS_SQD");
+FFR_STATIC_ASSERT((int)FFR_QPS_SQE == (int)IBV_QPS_SQE, "ffr_qp_state: FFR_QPS_SQE must equal IBV_QPS_SQE");
+FFR_STATIC_ASSERT((int)FFR_QPS_ERR == (int)IBV_QPS_ERR, "ffr_qp_state: FFR_QPS_ERR must equal IBV_QPS_ERR");
+FFR_STATIC_ASSERT((int)FFR_QPT_RC == (int)IBV_QPT_RC, "ffr_qp_type: FFR_QPT_RC must equal IBV_QPT_RC");
+FFR_STATIC_ASSERT((int)FFR_QPT_UC == (int)IBV_QPT_UC, "ffr_qp_type: FFR_QPT_UC must equal IBV_QPT_UC");
+FFR_STATIC_ASSERT((int)FFR_QPT_UD == (int)IBV_QPT_UD, "ffr_qp_type: FFR_QPT_UD must equal IBV_QPT_UD");
+FFR_STATIC_ASSERT((int)FFR_WR_RDMA_WRITE == (int)IBV_WR_RDMA_WRITE, "ffr_wr_opcode: FFR_WR_RDMA_WRITE must equal IBV_WR_RDMA_WRITE");
+FFR_STATIC_ASSERT((int)FFR_WR_RDMA_WRITE_WITH_IMM == (int)IBV_WR_RDMA_WRITE_WITH_IMM, "ffr_wr_opcode: FFR_WR_RDMA_WRITE_WITH_IMM must equal IBV_WR_RDMA_WRITE_WITH_IMM");
+FFR_STATIC_ASSERT((int)FFR_WR_SEND == (int)IBV_WR_SEND, "ffr_wr_opcode: FFR_WR_SEND must equal IBV_WR_SEND");
+FFR_STATIC_ASSERT((int)FFR_WR_SEND_WITH_IMM == (int)IBV_WR_SEND_WITH_IMM, "ffr_wr_opcode: FFR_WR_SEND_WITH_IMM must equal IBV_WR_SEND_WITH_IMM");
+FFR_STATIC_ASSERT((int)FFR_WR_RDMA_READ == (int)IBV_WR_RDMA_READ, "ffr_wr_opcode: FFR_WR_RDMA_READ must equal IBV_WR_RDMA_READ");
+FFR_STATIC_ASSERT((int)FFR_WR_ATOMIC_CMP_AND_SWP == (int)IBV_WR_ATOMIC_CMP_AND_SWP, "ffr_wr_opcode: FFR_WR_ATOMIC_CMP_AND_SWP must equal IBV_WR_ATOMIC_CMP_AND_SWP");
+FFR_STATIC_ASSERT((int)FFR_WR_ATOMIC_FETCH_AND_ADD == (int)IBV_WR_ATOMIC_FETCH_AND_ADD, "ffr_wr_opcode: FFR_WR_ATOMIC_FETCH_AND_ADD must equal IBV_WR_ATOMIC_FETCH_AND_ADD");
+#endif
+
+/* Which opcodes each QP type may post. The shim refuses others at post time (EINVAL) and the data plane checks again (IBV_WC_LOC_QP_OP_ERR), since a ring is never trusted. proto/gen.mjs turns each list into FFR_QP_OPCODES_<type> (a bit per opcode) and ffr_opcode_allowed(). */
+static inline int ffr_opcode_allowed(uint32_t qp_type, uint32_t opcode)
+{
+	uint32_t mask;
+
+	switch (qp_type) {
+	case FFR_QPT_RC: mask = FFR_QP_OPCODES_RC; break;
+	case FFR_QPT_UC: mask = FFR_QP_OPCODES_UC; break;
+	case FFR_QPT_UD: mask = FFR_QP_OPCODES_UD; break;
+	default: return 0;
+	}
+	return opcode < 32 && ((mask >> opcode) & 1u);
+}
 
 /* Head of every ring (SQ, RQ, SRQ, CQ). prod and cons live on separate cache lines; both are free-running u32 indexes masked with entries-1 on access. The router never trusts entries/stride read from here: it keeps its own copy. */
 struct ffr_ring_hdr {

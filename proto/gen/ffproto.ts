@@ -19,6 +19,9 @@ export const FFR_VENDOR_ID = 16777215;
 export const FFR_VENDOR_PART_ID = 65279;
 export const FFR_REPLY_BIT = 32768;
 export const FFR_STR_MAX = 128;
+export const FFR_QP_OPCODES_RC = 127;
+export const FFR_QP_OPCODES_UC = 15;
+export const FFR_QP_OPCODES_UD = 12;
 
 /** Numeric status codes on the wire. Values are Linux errno numbers so each side converts by name, not by arithmetic. */
 export const FfrErr = {
@@ -73,6 +76,26 @@ export const FfrCqArm = {
   FFR_CQ_ARM_SOLICITED: 2,
 } as const;
 export type FfrCqArm = (typeof FfrCqArm)[keyof typeof FfrCqArm];
+
+/** The QP types the virtual HCA implements; same numbering as enum ibv_qp_type. */
+export const FfrQpType = {
+  FFR_QPT_RC: 2,
+  FFR_QPT_UC: 3,
+  FFR_QPT_UD: 4,
+} as const;
+export type FfrQpType = (typeof FfrQpType)[keyof typeof FfrQpType];
+
+/** The work-request opcodes the virtual HCA implements; same numbering as enum ibv_wr_opcode. */
+export const FfrWrOpcode = {
+  FFR_WR_RDMA_WRITE: 0,
+  FFR_WR_RDMA_WRITE_WITH_IMM: 1,
+  FFR_WR_SEND: 2,
+  FFR_WR_SEND_WITH_IMM: 3,
+  FFR_WR_RDMA_READ: 4,
+  FFR_WR_ATOMIC_CMP_AND_SWP: 5,
+  FFR_WR_ATOMIC_FETCH_AND_ADD: 6,
+} as const;
+export type FfrWrOpcode = (typeof FfrWrOpcode)[keyof typeof FfrWrOpcode];
 
 /** Shared-memory layouts: byte offsets and sizes. */
 export const LAYOUTS = {

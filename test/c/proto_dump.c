@@ -42,6 +42,14 @@ int main(void)
 	first = 1;
 #define PD_CONST(k) sep(); printf("\"%s\":%llu", #k, (unsigned long long)(k));
 	PD_CONSTANTS
+	printf("},\"opcode_masks\":{");
+	first = 1;
+	/* The mask and what ffr_opcode_allowed() answers for every opcode 0..31. */
+#define PD_MASK(m, qpt) sep(); printf("\"%s\":{\"mask\":%u,\"allowed\":[", #m, (unsigned)(m)); \
+	for (unsigned op = 0, n = 0; op < 32; op++) \
+		if (ffr_opcode_allowed(qpt, op)) printf("%s%u", n++ ? "," : "", op); \
+	printf("]}");
+	PD_OPCODE_MASKS
 	printf("},\"enums\":{");
 	first = 1;
 #define PD_ENUM(e, k) sep(); printf("\"%s.%s\":%lld", #e, #k, (long long)(enum e)(k));
