@@ -210,6 +210,12 @@ function tsModule() {
       L.push('}');
     }
   }
+  L.push('', '/** Field groups that several messages share (schema "groups"), for code that keeps them. */');
+  for (const g of Object.keys(schema.groups)) {
+    L.push(`export interface ${pascal(g)}Fields {`);
+    for (const f of expand([`@${g}`])) L.push(`  ${f.name}: ${TSTYPE[f.type]};`);
+    L.push('}');
+  }
   L.push('', 'export interface MessageTypes {');
   for (const m of messages) L.push(`  ${m.name}: { req: ${pascal(m.name)}Req; rep: ${pascal(m.name)}Rep };`);
   L.push('}', '');

@@ -447,6 +447,68 @@ export interface DestroyAhReq {
 export interface DestroyAhRep {
 }
 
+/** Field groups that several messages share (schema "groups"), for code that keeps them. */
+export interface AhAttrFields {
+  dlid: number;
+  sl: number;
+  src_path_bits: number;
+  static_rate: number;
+  is_global: number;
+  dgid: Uint8Array;
+  flow_label: number;
+  sgid_index: number;
+  hop_limit: number;
+  traffic_class: number;
+  ah_port_num: number;
+}
+export interface QpAttrFields {
+  qp_state: number;
+  cur_qp_state: number;
+  path_mtu: number;
+  qkey: number;
+  rq_psn: number;
+  sq_psn: number;
+  dest_qp_num: number;
+  qp_access_flags: number;
+  pkey_index: number;
+  port_num: number;
+  max_rd_atomic: number;
+  max_dest_rd_atomic: number;
+  min_rnr_timer: number;
+  timeout: number;
+  retry_cnt: number;
+  rnr_retry: number;
+  sq_draining: number;
+  en_sqd_async_notify: number;
+  dlid: number;
+  sl: number;
+  src_path_bits: number;
+  static_rate: number;
+  is_global: number;
+  dgid: Uint8Array;
+  flow_label: number;
+  sgid_index: number;
+  hop_limit: number;
+  traffic_class: number;
+  ah_port_num: number;
+}
+export interface QpCapFields {
+  max_send_wr: number;
+  max_recv_wr: number;
+  max_send_sge: number;
+  max_recv_sge: number;
+  max_inline_data: number;
+}
+export interface RingLayoutFields {
+  ring_bytes: number;
+  sq_offset: number;
+  sq_entries: number;
+  sq_stride: number;
+  rq_offset: number;
+  rq_entries: number;
+  rq_stride: number;
+}
+
 export interface MessageTypes {
   hello: { req: HelloReq; rep: HelloRep };
   alloc_pd: { req: AllocPdReq; rep: AllocPdRep };

@@ -1,4 +1,4 @@
-import type { ModifyQpReq } from '../../proto/gen/ffproto.js';
+import type { ModifyQpReq, QpAttrFields } from '../../proto/gen/ffproto.js';
 import { einval, eopnotsupp } from '../errors.js';
 import { Access, Mtu, QP_ATTR_KNOWN, QpAttr, QpState, QpType, qpAttrNames, qpStateName, qpTypeName } from './constants.js';
 
@@ -163,36 +163,11 @@ export function checkTransition(type: QpType, cur: number, next: number, mask: n
   if (extra) throw einval(`${where}: attributes ${qpAttrNames(extra)} are not allowed in this transition`);
 }
 
-/** Every attribute the router keeps for a QP (what query_qp returns besides caps). */
-export interface QpAttrs {
-  qp_state: number;
-  path_mtu: number;
-  qkey: number;
-  rq_psn: number;
-  sq_psn: number;
-  dest_qp_num: number;
-  qp_access_flags: number;
-  pkey_index: number;
-  port_num: number;
-  max_rd_atomic: number;
-  max_dest_rd_atomic: number;
-  min_rnr_timer: number;
-  timeout: number;
-  retry_cnt: number;
-  rnr_retry: number;
-  en_sqd_async_notify: number;
-  dlid: number;
-  sl: number;
-  src_path_bits: number;
-  static_rate: number;
-  is_global: number;
-  dgid: Buffer;
-  flow_label: number;
-  sgid_index: number;
-  hop_limit: number;
-  traffic_class: number;
-  ah_port_num: number;
-}
+/**
+ * Every attribute the router keeps for a QP (what query_qp returns besides
+ * caps): proto's qp_attr group less the fields that only qualify one call.
+ */
+export type QpAttrs = Omit<QpAttrFields, 'cur_qp_state' | 'sq_draining' | 'dgid'> & { dgid: Buffer };
 
 /** A QP's attributes after create and after a transition to RESET: all zero, like a fresh QP context. */
 export function resetQpAttrs(): QpAttrs {
