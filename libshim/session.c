@@ -422,6 +422,11 @@ static int session_get_locked(void)
 			  strerror(-ret));
 		goto drop;
 	}
+	if (ret == -EDQUOT) {
+		warn_once(&warned_refused,
+			  "libffshim: router refused a new session: this container has reached its session quota (quotas.maxSessions)\n");
+		goto drop;
+	}
 	if (ret)
 		goto drop;
 	page = mmap(NULL, FFR_SESSION_PAGE_SIZE, PROT_READ, MAP_SHARED, fds[0], 0);

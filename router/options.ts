@@ -20,6 +20,8 @@ export interface Quotas {
   maxChannel: number;
   /** Bytes registered at once across all MRs of the container. @default 64 GiB */
   maxRegisteredBytes: number;
+  /** Live control sessions (one per process) of the container. @default 1024 */
+  maxSessions: number;
 }
 
 export interface RouterOptions {
@@ -51,6 +53,7 @@ export const DEFAULT_QUOTAS: Readonly<Quotas> = Object.freeze({
   maxAh: 65536,
   maxChannel: 4096,
   maxRegisteredBytes: 64 * 1024 ** 3,
+  maxSessions: 1024,
 });
 
 export const DEFAULT_OPTIONS: Readonly<RouterOptions> = Object.freeze({

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { FFR_ABI_VERSION, FfrErr, type HelloReq, type MessageDef, type MessageName } from '../../proto/gen/ffproto.js';
-import { eacces, enosys, eproto, errnoName, RouterError, toRouterError } from '../errors.js';
+import { eacces, edquot, enosys, eproto, errnoName, RouterError, toRouterError } from '../errors.js';
 import { LogLevel, type Logger } from '../log.js';
 import type { ControlServer, CtlEvent, SessionStats } from '../native.js';
 import type { Container } from '../registry/registry.js';
@@ -26,6 +26,11 @@ export interface SessionManagerEvents {
  * per request, and reclamation at the end. Every reply status is produced
  * here, from the RouterError a handler throws, and nowhere else.
  */
+/** A connection must say hello this soon, or it is closed. */
+const HELLO_DEADLINE_MS = 5000;
+/** Connections that have not said hello yet, at most. */
+const MAX_UNIDENTIFIED = 256;
+
 export class SessionManager extends EventEmitter<SessionManagerEvents> {
   private readonly byConn = new Map<number, Session>();
   private readonly bySid = new Map<number, Session>();
@@ -64,12 +69,33 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     return u;
   }
 
+  /** Connections still waiting for their hello. */
+  private get unidentified(): number {
+    let n = 0;
+    for (const s of this.byConn.values()) if (s.state === SessionState.Connecting) n++;
+    return n;
+  }
+
   onEvent(ev: CtlEvent): void {
     switch (ev.type) {
       case 'open': {
         const s = new Session(ev.conn, { pid: ev.pid, uid: ev.uid, gid: ev.gid });
+        const pending = this.unidentified;
         this.byConn.set(ev.conn, s);
         this.log.debug(`conn ${ev.conn}: opened by pid ${ev.pid} uid ${ev.uid}`);
+        // Anyone who can reach the socket can connect; until hello proves an
+        // identity, a connection costs router fds and buffers, so bound them.
+        if (pending >= MAX_UNIDENTIFIED) {
+          this.log.warn(`refused pid ${ev.pid} uid ${ev.uid}: ${pending} connections already wait for their hello`);
+          this.close(s, 'too many connections without hello');
+          return;
+        }
+        s.helloTimer = setTimeout(() => {
+          if (s.state !== SessionState.Connecting) return;
+          this.log.warn(`${s.describe()}: closing: no hello within ${HELLO_DEADLINE_MS} ms`);
+          this.close(s, 'no hello in time');
+        }, HELLO_DEADLINE_MS);
+        s.helloTimer.unref();
         return;
       }
       case 'message': {
@@ -189,6 +215,14 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       this.log.warn(msg);
       throw eacces(msg);
     }
+    let live = 0;
+    for (const o of this.bySid.values()) if (o.container?.name === c.name) live++;
+    if (live >= this.ctx.quotas.maxSessions) {
+      const msg = `refused pid ${s.peer.pid}: container ${c.name} has ${live} sessions, quota ${this.ctx.quotas.maxSessions}`;
+      this.log.warn(msg);
+      throw edquot(msg);
+    }
+    clearTimeout(s.helloTimer);
     const sid = this.allocateSid();
     const { pageFd, doorbellFd } = this.ctx.dataPlane.addSession(sid, { tenant: c.tenantId, lid: c.lid });
     s.sid = sid;
@@ -241,6 +275,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
 
   private end(s: Session, reason: string): void {
     if (s.state === SessionState.Closed) return;
+    clearTimeout(s.helloTimer);
     const wasEstablished = s.state === SessionState.Established;
     s.state = SessionState.Closed;
     this.byConn.delete(s.conn);

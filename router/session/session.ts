@@ -31,6 +31,8 @@ export class Session {
   readonly openedAt = new Date();
   requests = 0;
   registeredBytes = 0n;
+  /** Closes the connection if no hello arrives in time (see SessionManager). */
+  helloTimer: NodeJS.Timeout | undefined;
 
   readonly pds = new HandleTable<PdObj>('pd');
   readonly mrs = new HandleTable<MrObj>('mr');
