@@ -85,10 +85,10 @@ uint64_t DataPlane::next_timer(uint64_t now) const {
   for (const Qp* qp : t_.qp_list) {
     if (qp->wait == Wait::kNone) continue;
     if (qp->state != FFR_QPS_RTS && qp->state != FFR_QPS_ERR && !qp->cqe_pending) continue;
-    // Endless waits change only through a doorbell (a receive posted) or a
-    // modify_qp (which kicks us), so asleep we need no timer for them.
-    if (qp->wait == Wait::kRnr && qp->rnr_retry == 7) continue;
-    if (qp->wait == Wait::kRetry && qp->timeout == 0) continue;
+    // Even an endless RNR or retry wait retries at its own timer: the
+    // receiver's doorbell may wake us before that timer is due, the sweep
+    // then skips the waiting QP, and without the timer we would sleep on
+    // with a sender stuck behind receives that were already posted.
     uint64_t u = qp->wait_until_ns;
     if (qp->wait == Wait::kResource && u < now + kAsleepResourcePollNs) u = now + kAsleepResourcePollNs;
     if (t == 0 || u < t) t = u;
