@@ -59,4 +59,16 @@ describe('perftest across two containers', () => {
       expect(lat ? r.values[2]! : r.values[1]!, `${bin} ${r.bytes} B`).toBeGreaterThan(0);
     }
   });
+
+  // 1000 sends against a 512-deep receive queue drive the sender into RNR
+  // waits; after a few runs the data plane has been preempted and sleeps when
+  // idle, so each wait must be ended by a timer or a doorbell. A sender whose
+  // RNR timer was not armed once hung 24 of 33 such runs.
+  it('back-to-back ib_send_bw -n 1000 pairs all complete (RNR waits with a sleeping data plane)', async () => {
+    for (let i = 0; i < 12; i++) {
+      const p = await runPair({ server: w.c('srv'), client: w.c('cli'), serverArgv: ['ib_send_bw', '-d', 'ffr0', '-F', '-n', '1000'],
+        socket: w.socket, timeoutMs: 30_000, graceMs: 5_000 });
+      expectPairOk(p, () => `run ${i + 1} of 12\n${w.logs()}`);
+    }
+  });
 });
