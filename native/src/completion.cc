@@ -15,6 +15,10 @@ namespace {
 // the thread sleeps).
 constexpr uint64_t kResourceWaitNs = 20000;
 
+
+}  // namespace
+
+// The completion opcode a requester sees for its work request.
 uint32_t wc_opcode_of(uint32_t wr_opcode) {
   switch (wr_opcode) {
     case IBV_WR_RDMA_WRITE:
@@ -30,8 +34,6 @@ uint32_t wc_opcode_of(uint32_t wr_opcode) {
       return IBV_WC_SEND;
   }
 }
-
-}  // namespace
 
 bool DataPlane::cq_room(const Cq& cq) const {
   // A cons ahead of prod, or more than entries behind, is a lying shim: the

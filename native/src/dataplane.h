@@ -16,6 +16,9 @@
 
 namespace ffr {
 
+// The completion opcode a requester sees for its work request (completion.cc).
+uint32_t wc_opcode_of(uint32_t wr_opcode);
+
 struct RingInfo {
   int fd = -1;  // caller owns (sends it, then closes it)
   uint32_t ring_bytes = 0;

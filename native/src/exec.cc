@@ -47,22 +47,6 @@ uint64_t rnr_timer_ns(uint32_t code) {
   return static_cast<uint64_t>(us100[code & 31]) * 10000;
 }
 
-uint32_t wc_opcode(uint32_t op) {
-  switch (op) {
-    case IBV_WR_RDMA_WRITE:
-    case IBV_WR_RDMA_WRITE_WITH_IMM:
-      return IBV_WC_RDMA_WRITE;
-    case IBV_WR_RDMA_READ:
-      return IBV_WC_RDMA_READ;
-    case IBV_WR_ATOMIC_CMP_AND_SWP:
-      return IBV_WC_COMP_SWAP;
-    case IBV_WR_ATOMIC_FETCH_AND_ADD:
-      return IBV_WC_FETCH_ADD;
-    default:
-      return IBV_WC_SEND;
-  }
-}
-
 // gid[0] of a virtual port (design.md "Sessions and identity").
 void port_gid(uint32_t tenant, uint32_t lid, uint8_t out[16]) {
   const uint64_t guid = 0x02ffff0000000000ull | (static_cast<uint64_t>(tenant & 0xffffff) << 16) | (lid & 0xffff);
@@ -510,7 +494,7 @@ bool DataPlane::process_sq(Qp& qp, uint64_t now) {
       ffr_cqe e{};
       e.wr_id = w.wr_id;
       e.status = r.status;
-      e.opcode = wc_opcode(w.opcode);
+      e.opcode = wc_opcode_of(w.opcode);
       e.byte_len = r.byte_len;
       e.qp_num = qp.qpn;
       if (!cq_push(*qp.send_cq, e, false)) {
