@@ -3,18 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describePair, parseTap, runPair, type PairResult } from './harness/apps.js';
 import { PATHS, requireProducts } from './harness/paths.js';
+import { VERBS_CHECKS } from './harness/cases.js';
 import { World } from './harness/world.js';
 
-export const CHECKS = [
-  'write_1', 'write_4096', 'write_1048576', 'write_imm_4096', 'write_imm_1',
-  'read_1', 'read_4096', 'read_1048576',
-  'send_1', 'send_4096', 'send_1048576', 'send_sges', 'send_inline',
-  'cas', 'faa',
-  'loc_prot_bad_lkey', 'rem_access_bad_rkey', 'rem_access_out_of_bounds',
-  'rem_access_mr_no_remote_write', 'rem_access_qp_no_remote_write',
-  'post_send_reset', 'post_send_init', 'post_wrong_state_no_cqe',
-  'rnr_retry_exc',
-];
 
 describe('verbs_check (data and error semantics)', () => {
   let w: World;
@@ -43,7 +34,7 @@ describe('verbs_check (data and error semantics)', () => {
         expect(p.server.code, describePair(p, w.logs())).toBe(0);
       });
 
-      it.each(CHECKS)('%s', (name) => {
+      it.each(VERBS_CHECKS)('%s', (name) => {
         const bad = tap.notOk.find((n) => n.name === name);
         expect(bad?.detail, `not ok ${name}`).toBeUndefined();
         expect(tap.ok, `no "ok ${name}" line\n${describePair(p)}`).toContain(name);
