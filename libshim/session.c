@@ -78,6 +78,7 @@ int ffs_wire_errno(uint32_t status)
 	case FFR_EDQUOT: return EDQUOT;
 	case FFR_ETIMEDOUT: return ETIMEDOUT;
 	case FFR_ECONNREFUSED: return ECONNREFUSED;
+	case FFR_EHOSTUNREACH: return EHOSTUNREACH;
 	default: return EIO;
 	}
 }

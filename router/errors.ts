@@ -41,6 +41,9 @@ export const eexist = (msg: string): RouterError => new RouterError(FfrErr.FFR_E
 export const eopnotsupp = (msg: string): RouterError => new RouterError(FfrErr.FFR_EOPNOTSUPP, msg);
 export const enosys = (msg: string): RouterError => new RouterError(FfrErr.FFR_ENOSYS, msg);
 export const eio = (msg: string): RouterError => new RouterError(FfrErr.FFR_EIO, msg);
+export const eagain = (msg: string): RouterError => new RouterError(FfrErr.FFR_EAGAIN, msg);
+export const eperm = (msg: string): RouterError => new RouterError(FfrErr.FFR_EPERM, msg);
+export const ehostunreach = (msg: string): RouterError => new RouterError(FfrErr.FFR_EHOSTUNREACH, msg);
 
 const KNOWN_ERRNOS: ReadonlySet<number> = new Set(Object.values(FfrErr));
 

@@ -30,6 +30,11 @@ extern "C" {
 #define FFR_VENDOR_PART_ID 65279u
 #define FFR_REPLY_BIT 32768u
 #define FFR_STR_MAX 128u
+#define FFR_PEER_MAGIC 1347569222u
+#define FFR_PEER_VERSION 1u
+#define FFR_PEER_HDR_SIZE 64u
+#define FFR_PEER_SEG 65536u
+#define FFR_PEER_MAX_POOL 16u
 #define FFR_QP_OPCODES_RC 127u
 #define FFR_QP_OPCODES_UC 15u
 #define FFR_QP_OPCODES_UD 12u
@@ -58,6 +63,7 @@ enum ffr_err {
 	FFR_EDQUOT = 122,
 	FFR_ETIMEDOUT = 110,
 	FFR_ECONNREFUSED = 111,
+	FFR_EHOSTUNREACH = 113,
 };
 
 /* Same numbering as enum ibv_qp_state. */
@@ -100,6 +106,42 @@ enum ffr_wr_opcode {
 	FFR_WR_RDMA_READ = 4,
 	FFR_WR_ATOMIC_CMP_AND_SWP = 5,
 	FFR_WR_ATOMIC_FETCH_AND_ADD = 6,
+};
+
+/* Frame types of the router-to-router transport (docs/cluster.md). */
+enum ffr_peer_op {
+	FFR_PEER_HELLO = 1,
+	FFR_PEER_SEND = 2,
+	FFR_PEER_WRITE = 3,
+	FFR_PEER_READ_REQ = 4,
+	FFR_PEER_READ_RESP = 5,
+	FFR_PEER_ATOMIC_REQ = 6,
+	FFR_PEER_ATOMIC_RESP = 7,
+	FFR_PEER_ACK = 8,
+	FFR_PEER_NAK = 9,
+	FFR_PEER_PROBE = 10,
+};
+
+/* Bits of ffr_peer_hdr.flags. */
+enum ffr_peer_flag {
+	FFR_PF_IMM = 1,
+	FFR_PF_SOLICITED = 2,
+	FFR_PF_GLOBAL = 4,
+	FFR_PF_CAS = 8,
+};
+
+/* ffr_peer_hdr.code of a NAK: what the responder refused, hence the requester's completion status. */
+enum ffr_peer_nak {
+	FFR_NAK_RNR = 1,
+	FFR_NAK_REM_ACCESS = 2,
+	FFR_NAK_INV_REQ = 3,
+	FFR_NAK_REM_OP = 4,
+};
+
+/* ffr_peer_hdr.code of an ACK. */
+enum ffr_peer_ack {
+	FFR_ACK_PLAIN = 0,
+	FFR_ACK_READY = 1,
 };
 
 #ifdef INFINIBAND_VERBS_H
@@ -265,6 +307,73 @@ FFR_STATIC_ASSERT(offsetof(struct ffr_cqe, slid) == 42, "ffr_cqe.slid");
 FFR_STATIC_ASSERT(offsetof(struct ffr_cqe, sl) == 44, "ffr_cqe.sl");
 FFR_STATIC_ASSERT(offsetof(struct ffr_cqe, dlid_path_bits) == 45, "ffr_cqe.dlid_path_bits");
 FFR_STATIC_ASSERT(offsetof(struct ffr_cqe, rsvd) == 46, "ffr_cqe.rsvd");
+
+/* Header of every peer frame; `len` payload bytes follow. Messages are cut into segments of at most FFR_PEER_SEG bytes: `offset` within the message of `msg_len` bytes. psn counts messages per requester QP. */
+struct ffr_peer_hdr {
+	uint8_t op;
+	uint8_t flags;
+	uint16_t code;
+	uint32_t tenant;
+	uint32_t src_qpn;
+	uint32_t dst_qpn;
+	uint32_t psn;
+	uint16_t src_lid;
+	uint16_t dst_lid;
+	uint32_t len;
+	uint32_t msg_len;
+	uint32_t offset;
+	uint32_t rkey;
+	uint64_t raddr;
+	uint32_t imm;
+	uint32_t qkey;
+	uint64_t rsvd;
+};
+FFR_STATIC_ASSERT(sizeof(struct ffr_peer_hdr) == 64, "ffr_peer_hdr size");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_hdr, op) == 0, "ffr_peer_hdr.op");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_hdr, flags) == 1, "ffr_peer_hdr.flags");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_hdr, code) == 2, "ffr_peer_hdr.code");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_hdr, tenant) == 4, "ffr_peer_hdr.tenant");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_hdr, src_qpn) == 8, "ffr_peer_hdr.src_qpn");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_hdr, dst_qpn) == 12, "ffr_peer_hdr.dst_qpn");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_hdr, psn) == 16, "ffr_peer_hdr.psn");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_hdr, src_lid) == 20, "ffr_peer_hdr.src_lid");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_hdr, dst_lid) == 22, "ffr_peer_hdr.dst_lid");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_hdr, len) == 24, "ffr_peer_hdr.len");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_hdr, msg_len) == 28, "ffr_peer_hdr.msg_len");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_hdr, offset) == 32, "ffr_peer_hdr.offset");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_hdr, rkey) == 36, "ffr_peer_hdr.rkey");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_hdr, raddr) == 40, "ffr_peer_hdr.raddr");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_hdr, imm) == 48, "ffr_peer_hdr.imm");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_hdr, qkey) == 52, "ffr_peer_hdr.qkey");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_hdr, rsvd) == 56, "ffr_peer_hdr.rsvd");
+
+/* Payload of HELLO, the first frame the dialer sends on a new connection. */
+struct ffr_peer_hello {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t host_id;
+	uint32_t pool_index;
+	uint32_t pool_size;
+	uint32_t rsvd;
+	uint64_t rsvd2;
+};
+FFR_STATIC_ASSERT(sizeof(struct ffr_peer_hello) == 32, "ffr_peer_hello size");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_hello, magic) == 0, "ffr_peer_hello.magic");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_hello, version) == 4, "ffr_peer_hello.version");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_hello, host_id) == 8, "ffr_peer_hello.host_id");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_hello, pool_index) == 12, "ffr_peer_hello.pool_index");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_hello, pool_size) == 16, "ffr_peer_hello.pool_size");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_hello, rsvd) == 20, "ffr_peer_hello.rsvd");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_hello, rsvd2) == 24, "ffr_peer_hello.rsvd2");
+
+/* Payload of ATOMIC_REQ (compare_add, swap) and ATOMIC_RESP (compare_add = the original value). */
+struct ffr_peer_atomic {
+	uint64_t compare_add;
+	uint64_t swap;
+};
+FFR_STATIC_ASSERT(sizeof(struct ffr_peer_atomic) == 16, "ffr_peer_atomic size");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_atomic, compare_add) == 0, "ffr_peer_atomic.compare_add");
+FFR_STATIC_ASSERT(offsetof(struct ffr_peer_atomic, swap) == 8, "ffr_peer_atomic.swap");
 
 /* Control messages: C only (the router decodes them in TypeScript). */
 #ifndef __cplusplus

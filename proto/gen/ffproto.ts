@@ -19,6 +19,11 @@ export const FFR_VENDOR_ID = 16777215;
 export const FFR_VENDOR_PART_ID = 65279;
 export const FFR_REPLY_BIT = 32768;
 export const FFR_STR_MAX = 128;
+export const FFR_PEER_MAGIC = 1347569222;
+export const FFR_PEER_VERSION = 1;
+export const FFR_PEER_HDR_SIZE = 64;
+export const FFR_PEER_SEG = 65536;
+export const FFR_PEER_MAX_POOL = 16;
 export const FFR_QP_OPCODES_RC = 127;
 export const FFR_QP_OPCODES_UC = 15;
 export const FFR_QP_OPCODES_UD = 12;
@@ -47,6 +52,7 @@ export const FfrErr = {
   FFR_EDQUOT: 122,
   FFR_ETIMEDOUT: 110,
   FFR_ECONNREFUSED: 111,
+  FFR_EHOSTUNREACH: 113,
 } as const;
 export type FfrErr = (typeof FfrErr)[keyof typeof FfrErr];
 
@@ -96,6 +102,46 @@ export const FfrWrOpcode = {
   FFR_WR_ATOMIC_FETCH_AND_ADD: 6,
 } as const;
 export type FfrWrOpcode = (typeof FfrWrOpcode)[keyof typeof FfrWrOpcode];
+
+/** Frame types of the router-to-router transport (docs/cluster.md). */
+export const FfrPeerOp = {
+  FFR_PEER_HELLO: 1,
+  FFR_PEER_SEND: 2,
+  FFR_PEER_WRITE: 3,
+  FFR_PEER_READ_REQ: 4,
+  FFR_PEER_READ_RESP: 5,
+  FFR_PEER_ATOMIC_REQ: 6,
+  FFR_PEER_ATOMIC_RESP: 7,
+  FFR_PEER_ACK: 8,
+  FFR_PEER_NAK: 9,
+  FFR_PEER_PROBE: 10,
+} as const;
+export type FfrPeerOp = (typeof FfrPeerOp)[keyof typeof FfrPeerOp];
+
+/** Bits of ffr_peer_hdr.flags. */
+export const FfrPeerFlag = {
+  FFR_PF_IMM: 1,
+  FFR_PF_SOLICITED: 2,
+  FFR_PF_GLOBAL: 4,
+  FFR_PF_CAS: 8,
+} as const;
+export type FfrPeerFlag = (typeof FfrPeerFlag)[keyof typeof FfrPeerFlag];
+
+/** ffr_peer_hdr.code of a NAK: what the responder refused, hence the requester's completion status. */
+export const FfrPeerNak = {
+  FFR_NAK_RNR: 1,
+  FFR_NAK_REM_ACCESS: 2,
+  FFR_NAK_INV_REQ: 3,
+  FFR_NAK_REM_OP: 4,
+} as const;
+export type FfrPeerNak = (typeof FfrPeerNak)[keyof typeof FfrPeerNak];
+
+/** ffr_peer_hdr.code of an ACK. */
+export const FfrPeerAck = {
+  FFR_ACK_PLAIN: 0,
+  FFR_ACK_READY: 1,
+} as const;
+export type FfrPeerAck = (typeof FfrPeerAck)[keyof typeof FfrPeerAck];
 
 /** Shared-memory layouts: byte offsets and sizes. */
 export const LAYOUTS = {
@@ -158,6 +204,38 @@ export const LAYOUTS = {
     sl: { offset: 44, type: 'u8' },
     dlid_path_bits: { offset: 45, type: 'u8' },
     rsvd: { offset: 46, type: 'u16' },
+  } },
+  ffr_peer_hdr: { size: 64, fields: {
+    op: { offset: 0, type: 'u8' },
+    flags: { offset: 1, type: 'u8' },
+    code: { offset: 2, type: 'u16' },
+    tenant: { offset: 4, type: 'u32' },
+    src_qpn: { offset: 8, type: 'u32' },
+    dst_qpn: { offset: 12, type: 'u32' },
+    psn: { offset: 16, type: 'u32' },
+    src_lid: { offset: 20, type: 'u16' },
+    dst_lid: { offset: 22, type: 'u16' },
+    len: { offset: 24, type: 'u32' },
+    msg_len: { offset: 28, type: 'u32' },
+    offset: { offset: 32, type: 'u32' },
+    rkey: { offset: 36, type: 'u32' },
+    raddr: { offset: 40, type: 'u64' },
+    imm: { offset: 48, type: 'u32' },
+    qkey: { offset: 52, type: 'u32' },
+    rsvd: { offset: 56, type: 'u64' },
+  } },
+  ffr_peer_hello: { size: 32, fields: {
+    magic: { offset: 0, type: 'u32' },
+    version: { offset: 4, type: 'u32' },
+    host_id: { offset: 8, type: 'u32' },
+    pool_index: { offset: 12, type: 'u32' },
+    pool_size: { offset: 16, type: 'u32' },
+    rsvd: { offset: 20, type: 'u32' },
+    rsvd2: { offset: 24, type: 'u64' },
+  } },
+  ffr_peer_atomic: { size: 16, fields: {
+    compare_add: { offset: 0, type: 'u64' },
+    swap: { offset: 8, type: 'u64' },
   } },
 } as const;
 
