@@ -1,31 +1,21 @@
 import { EventEmitter } from 'node:events';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { FFR_STR_MAX } from '../../proto/gen/ffproto.js';
-import { eexist, einval, eio, enoent, enomem } from '../errors.js';
+import { eexist, eio, enoent, enomem, eperm } from '../errors.js';
 import type { Logger } from '../log.js';
-import { netnsInode, resolveNetnsPath, tryNetnsInode } from './netns.js';
-import type { Container, ContainerSpec, Registry, RegistryEvents } from './registry.js';
+import { packageVersion } from '../paths.js';
+import { tryNetnsInode } from './netns.js';
+import { QPN_BLOCKS, type Container, type ContainerSpec, type Registry, type RegistryEvents, type RouterRecord } from './registry.js';
+import { checkSpec, LID_MAX, TENANT_ID_MAX } from './spec.js';
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-/** Unicast LIDs are 1..0xbfff; above is multicast and the permissive LID. */
-const LID_MAX = 0xbfff;
-/** node_guid keeps 24 bits for the tenant (design.md "Device"). */
-const TENANT_ID_MAX = 0xff_ffff;
 const FILE_VERSION = 1;
 
 interface StateFile {
   version: number;
   tenants: Record<string, number>;
-  containers: Container[];
-}
-
-function checkName(what: string, v: unknown): string {
-  if (typeof v !== 'string' || !NAME_RE.test(v) || Buffer.byteLength(v) >= FFR_STR_MAX) {
-    throw einval(`${what} must be 1..${FFR_STR_MAX - 1} characters of [A-Za-z0-9_.-] starting with a letter or digit, got ${JSON.stringify(v)}`);
-  }
-  return v;
+  /** Files written before the cluster registry have no `host`. */
+  containers: (Omit<Container, 'host'> & { host?: string })[];
 }
 
 /**
@@ -39,17 +29,24 @@ export class EmbeddedRegistry extends EventEmitter<RegistryEvents> implements Re
   private readonly file: string;
   /** Writes are serialized so that the file always reflects the last mutation. */
   private writing: Promise<void> = Promise.resolve();
+  /** One host has the whole QPN space: blocks need no persistence. */
+  private nextQpnBlock = 0;
+  private readonly self: RouterRecord;
+  readonly hostId = 1;
+  readonly healthy = true;
 
   private constructor(
     private readonly stateDir: string,
     private readonly log: Logger,
+    readonly hostName: string,
   ) {
     super();
     this.file = join(stateDir, 'containers.json');
+    this.self = { host: hostName, hostId: this.hostId, peer: '', pid: process.pid, version: packageVersion(), startedAt: new Date().toISOString() };
   }
 
-  static async open(stateDir: string, log: Logger): Promise<EmbeddedRegistry> {
-    const reg = new EmbeddedRegistry(stateDir, log);
+  static async open(stateDir: string, log: Logger, hostName: string = hostname()): Promise<EmbeddedRegistry> {
+    const reg = new EmbeddedRegistry(stateDir, log, hostName);
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
     await reg.load();
     return reg;
@@ -83,7 +80,10 @@ export class EmbeddedRegistry extends EventEmitter<RegistryEvents> implements Re
       }
       const ino = tryNetnsInode(c.netns);
       if (ino === undefined) this.log.warn(`container ${c.name}: netns ${c.netns} does not exist now; its processes will be refused until it does`);
-      this.containers.set(c.name, { ...c, tenantId, netnsIno: ino ?? c.netnsIno });
+      // The file belongs to this host: every container in it is local, even
+      // if the host was renamed since.
+      if (c.host !== undefined && c.host !== this.hostName) this.log.warn(`container ${c.name}: recorded on host ${c.host}, now host ${this.hostName}`);
+      this.containers.set(c.name, { ...c, host: this.hostName, tenantId, netnsIno: ino ?? c.netnsIno });
     }
     this.log.info(`loaded ${this.containers.size} containers in ${this.tenants.size} tenants from ${this.file}`);
   }
@@ -97,8 +97,20 @@ export class EmbeddedRegistry extends EventEmitter<RegistryEvents> implements Re
     return c && { ...c };
   }
 
+  requireHealthy(_what: string): void {}
+
+  routers(): RouterRecord[] {
+    return [{ ...this.self }];
+  }
+
+  async claimQpnBlock(): Promise<number> {
+    if (this.nextQpnBlock >= QPN_BLOCKS) throw enomem('no free QPN block');
+    return this.nextQpnBlock++;
+  }
+
   findByNetnsIno(ino: number): Container | undefined {
     for (const c of this.containers.values()) {
+      if (c.host !== this.hostName) continue;
       // Re-stat: a namespace path can be re-created (container restart) and
       // an inode of a vanished namespace can be reused by a new one.
       const now = tryNetnsInode(c.netns);
@@ -115,13 +127,7 @@ export class EmbeddedRegistry extends EventEmitter<RegistryEvents> implements Re
   }
 
   async add(spec: ContainerSpec): Promise<Container> {
-    if (typeof spec !== 'object' || spec === null) throw einval('expected {name, tenant, vip, netns}');
-    const name = checkName('name', spec.name);
-    const tenant = checkName('tenant', spec.tenant);
-    if (typeof spec.vip !== 'string' || isIP(spec.vip) === 0) throw einval(`vip must be an IPv4 or IPv6 address, got ${JSON.stringify(spec.vip)}`);
-    if (typeof spec.netns !== 'string' || spec.netns === '') throw einval('netns is required (a name under /run/netns or an absolute path)');
-    const netns = resolveNetnsPath(spec.netns);
-    const netnsIno = netnsInode(netns);
+    const { name, tenant, netns, netnsIno } = checkSpec(spec);
     if (this.containers.has(name)) throw eexist(`container ${name} already exists`);
     for (const c of this.containers.values()) {
       if (c.tenant === tenant && c.vip === spec.vip) throw eexist(`vip ${spec.vip} is already used by container ${c.name} in tenant ${tenant}`);
@@ -135,7 +141,7 @@ export class EmbeddedRegistry extends EventEmitter<RegistryEvents> implements Re
       newTenant = true;
     }
     const lid = this.freeLid(tenantId);
-    const c: Container = { name, tenant, tenantId, vip: spec.vip, netns, netnsIno, lid, createdAt: new Date().toISOString() };
+    const c: Container = { name, host: this.hostName, tenant, tenantId, vip: spec.vip, netns, netnsIno, lid, createdAt: new Date().toISOString() };
     if (newTenant) this.tenants.set(tenant, tenantId);
     this.containers.set(name, c);
     try {
@@ -153,6 +159,7 @@ export class EmbeddedRegistry extends EventEmitter<RegistryEvents> implements Re
   async remove(name: string): Promise<Container> {
     const c = this.containers.get(name);
     if (c === undefined) throw enoent(`no container ${name}`);
+    if (c.host !== this.hostName) throw eperm(`container ${name} lives on host ${c.host}: remove it there`);
     this.containers.delete(name);
     try {
       await this.persist();
