@@ -14,7 +14,10 @@
         "src/objects.cc",
         "src/exec.cc",
         "src/completion.cc",
-        "src/fault_guard.cc"
+        "src/fault_guard.cc",
+        "src/peer_net.cc",
+        "src/peer_rx.cc",
+        "src/peer_tx.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

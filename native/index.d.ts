@@ -99,6 +99,32 @@ export interface QpModifyAttrs {
   pathMtu?: number;
   sl?: number;
   pkeyIndex?: number;
+  /** RC/UC: hostId of the router the peer QP lives on; 0 = this router. Changing it resets the QP's peer-transport state. */
+  peer?: number;
+}
+
+/** One peer router as the data plane sees it (ffctl peers, /metrics). */
+export interface PeerStats {
+  hostId: number;
+  /** "addr:port" it dials or expects connections from. */
+  address: string;
+  /** Configured connections for this pair of routers. */
+  pool: number;
+  /** Connections up now (0..pool). */
+  connectionsUp: number;
+  /** true: we dial (lower hostId); false: the peer dials us. */
+  dialer: boolean;
+  bytesOut: number;
+  bytesIn: number;
+  framesOut: number;
+  framesIn: number;
+  /** Connections established (first connect included). */
+  connects: number;
+  disconnects: number;
+  /** Times an RC QP went back to resend (NAK, timeout, lost connection). */
+  retransmits: number;
+  /** Why the last connection attempt or connection failed; "" when none. */
+  lastError: string;
 }
 
 export declare class DataPlane {
@@ -174,10 +200,21 @@ export declare class DataPlane {
       sl?: number;
       srcPathBits?: number;
       portNum?: number;
+      /** hostId of the router the destination port lives on; 0 (default) = this router. */
+      peer?: number;
     },
   ): void;
   destroyAh(sid: number, ah: number): void;
   stats(): SessionStats[];
+  /** Listens for peer routers (docs/cluster.md); port 0 picks one. Returns the bound port. EBUSY if already listening. */
+  peerListen(address: string, port: number): number;
+  /** This router's hostId (non-zero); must precede addPeer. */
+  setHostId(hostId: number): void;
+  /** Adds or updates a peer router: the lower hostId dials `pool` connections, the other accepts them. Same values again: no-op. */
+  addPeer(hostId: number, opts: { address: string; port: number; pool: number }): void;
+  /** Drops the peer and its connections (RC QPs to it then time out). Unknown: no-op. */
+  removePeer(hostId: number): void;
+  peerStats(): PeerStats[];
   /** router_state = STOPPING in every page, every QP to ERR and flushed (as far as CQs have room), every armed CQ's channel fired. */
   shutdown(): void;
   /** Stops the thread, unmaps everything; later calls throw EBADF. Idempotent. */

@@ -1,5 +1,6 @@
 // N-API bindings only: argument validation, conversion, and error mapping.
 // The engines (ControlServer, DataPlane) know nothing about JS.
+#include <arpa/inet.h>
 #include <napi.h>
 #include <unistd.h>
 
@@ -204,6 +205,11 @@ class DataPlaneWrap : public Napi::ObjectWrap<DataPlaneWrap> {
                         InstanceMethod<&DataPlaneWrap::CreateAh>("createAh"),
                         InstanceMethod<&DataPlaneWrap::DestroyAh>("destroyAh"),
                         InstanceMethod<&DataPlaneWrap::Stats>("stats"),
+                        InstanceMethod<&DataPlaneWrap::PeerListen>("peerListen"),
+                        InstanceMethod<&DataPlaneWrap::SetHostId>("setHostId"),
+                        InstanceMethod<&DataPlaneWrap::AddPeer>("addPeer"),
+                        InstanceMethod<&DataPlaneWrap::RemovePeer>("removePeer"),
+                        InstanceMethod<&DataPlaneWrap::PeerStats>("peerStats"),
                         InstanceMethod<&DataPlaneWrap::Shutdown>("shutdown"),
                         InstanceMethod<&DataPlaneWrap::Close>("close")});
   }
@@ -379,6 +385,7 @@ class DataPlaneWrap : public Napi::ObjectWrap<DataPlaneWrap> {
       a.path_mtu = opt_u32(o, "pathMtu");
       a.sl = opt_u32(o, "sl");
       a.pkey_index = opt_u32(o, "pkeyIndex");
+      a.peer = opt_u32(o, "peer");
       dp().modify_qp(sid, qp, a);
     });
   }
@@ -405,6 +412,7 @@ class DataPlaneWrap : public Napi::ObjectWrap<DataPlaneWrap> {
       p.sl = opt_u32(o, "sl").value_or(0);
       p.src_path_bits = opt_u32(o, "srcPathBits").value_or(0);
       p.port_num = opt_u32(o, "portNum").value_or(1);
+      p.peer = opt_u32(o, "peer").value_or(0);
       dp().create_ah(sid, ah, p);
     });
   }
@@ -438,6 +446,65 @@ class DataPlaneWrap : public Napi::ObjectWrap<DataPlaneWrap> {
 
   void Shutdown(const Napi::CallbackInfo& info) {
     guard(info.Env(), [&] { dp().shutdown(); });
+  }
+
+  Napi::Value PeerListen(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&] {
+      const uint32_t addr = arg_ipv4(info, 0, "address");
+      const uint32_t port = arg_u32(info, 1, "port");
+      if (port > 0xffff) throw_err(EINVAL, "port must be 0..65535");
+      const uint16_t bound = dp().peer_listen(addr, htons(static_cast<uint16_t>(port)));
+      return Napi::Number::New(info.Env(), ntohs(bound));
+    });
+  }
+
+  void SetHostId(const Napi::CallbackInfo& info) {
+    guard(info.Env(), [&] { dp().set_host_id(arg_u32(info, 0, "hostId")); });
+  }
+
+  void AddPeer(const Napi::CallbackInfo& info) {
+    guard(info.Env(), [&] {
+      const uint32_t host = arg_u32(info, 0, "hostId");
+      Napi::Object o = arg_obj(info, 1, "options");
+      if (!o.Get("address").IsString()) throw_err(EINVAL, "options.address must be a dotted IPv4 string");
+      in_addr a{};
+      if (::inet_pton(AF_INET, o.Get("address").As<Napi::String>().Utf8Value().c_str(), &a) != 1)
+        throw_err(EINVAL, "options.address must be a dotted IPv4 string");
+      const uint32_t port = req_u32_max(o, "port", 0xffff);
+      if (port == 0) throw_err(EINVAL, "options.port must be 1..65535");
+      dp().add_peer(host, a.s_addr, htons(static_cast<uint16_t>(port)), req_u32(o, "pool"));
+    });
+  }
+
+  void RemovePeer(const Napi::CallbackInfo& info) {
+    guard(info.Env(), [&] { dp().remove_peer(arg_u32(info, 0, "hostId")); });
+  }
+
+  Napi::Value PeerStats(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&] {
+      Napi::Env env = info.Env();
+      auto all = dp().peer_stats();
+      Napi::Array arr = Napi::Array::New(env, all.size());
+      uint32_t i = 0;
+      for (auto& p : all) {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("hostId", p.host_id);
+        o.Set("address", p.address);
+        o.Set("pool", p.pool);
+        o.Set("connectionsUp", p.up);
+        o.Set("dialer", p.dial);
+        o.Set("bytesOut", static_cast<double>(p.bytes_out));
+        o.Set("bytesIn", static_cast<double>(p.bytes_in));
+        o.Set("framesOut", static_cast<double>(p.frames_out));
+        o.Set("framesIn", static_cast<double>(p.frames_in));
+        o.Set("connects", static_cast<double>(p.connects));
+        o.Set("disconnects", static_cast<double>(p.disconnects));
+        o.Set("retransmits", static_cast<double>(p.retransmits));
+        o.Set("lastError", p.last_error);
+        arr.Set(i++, o);
+      }
+      return arr;
+    });
   }
 
   void Close(const Napi::CallbackInfo&) {

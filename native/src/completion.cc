@@ -39,10 +39,12 @@ bool DataPlane::cq_room(const Cq& cq) const {
   // A cons ahead of prod, or more than entries behind, is a lying shim: the
   // unsigned difference is then >= entries and the CQ counts as full.
   const uint32_t used = cq.prod - load_acquire(&cq.hdr->cons);
-  return used < cq.entries;
+  return used < cq.entries && cq.reserved < cq.entries - used;
 }
 
 bool DataPlane::cq_push(Cq& cq, const ffr_cqe& e, bool solicited) {
+  // Room counts the slots held for peer messages; their own completion
+  // releases its hold (reserved--) just before calling us.
   if (!cq_room(cq)) return false;
   std::memcpy(&cq.slots[cq.prod & (cq.entries - 1)], &e, sizeof(e));
   cq.prod++;
@@ -76,6 +78,19 @@ void DataPlane::notify(Cq& cq, bool solicited_or_error) {
 
 void DataPlane::set_state(Qp& qp, uint32_t state) {
   qp.state = state;
+  if (qp.remote && (state == FFR_QPS_ERR || state == FFR_QPS_RESET)) {
+    rx_abort(qp);
+    RemoteState& rs = *qp.remote;
+    // What was in flight is flushed from sq_cons by flush_qp.
+    rs.inflight.clear();
+    rs.sq_sent = qp.sq_cons;
+    rs.tx_off = 0;
+    rs.stopped = false;
+    rs.timer_on = false;
+    rs.probing = false;
+    rs.probe_sent = false;
+    if (state == FFR_QPS_RESET) qp.remote.reset();
+  }
   // Head-WR timers belong to the state that set them; a stale one would make
   // the sleeper's timeout point into the past forever.
   qp.wait = Wait::kNone;

@@ -37,6 +37,10 @@ DataPlane::DataPlane(uint32_t idle_spin_us, uint32_t max_batch)
   ev.events = EPOLLIN;
   ev.data.fd = doorbell_.get();
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, doorbell_.get(), &ev) != 0) throw_errno("epoll_ctl (doorbell)");
+  peer_ep_.reset(::epoll_create1(EPOLL_CLOEXEC));
+  if (!peer_ep_.valid()) throw_errno("epoll_create1 (peers)");
+  ev.data.fd = peer_ep_.get();
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, peer_ep_.get(), &ev) != 0) throw_errno("epoll_ctl (peers)");
   install_fault_guard();
   thread_ = std::thread([this] { run(); });
 }
@@ -71,6 +75,8 @@ bool DataPlane::sweep(uint64_t now) {
     if (qp->wait != Wait::kNone && now < qp->wait_until_ns) continue;
     if (qp->state == FFR_QPS_ERR)
       work |= flush_qp(*qp, now);
+    else if (qp->peer != 0 && (qp->state == FFR_QPS_RTS || qp->cqe_pending))
+      work |= process_remote(*qp, now);
     else if (qp->state == FFR_QPS_RTS || qp->cqe_pending)
       work |= process_sq(*qp, now);
   }
@@ -93,6 +99,8 @@ uint64_t DataPlane::next_timer(uint64_t now) const {
     if (qp->wait == Wait::kResource && u < now + kAsleepResourcePollNs) u = now + kAsleepResourcePollNs;
     if (t == 0 || u < t) t = u;
   }
+  const uint64_t p = peer_timer(now);
+  if (p != 0 && (t == 0 || p < t)) t = p;
   return t;
 }
 
@@ -120,7 +128,9 @@ void DataPlane::run() {
     idle_mark = 0;
     {
       std::lock_guard<std::mutex> g(mu_);
-      work = sweep(now);
+      work = peer_io(now);
+      work |= sweep(now);
+      flush_all();
     }
     // std::mutex is not fair: without this the spinning thread re-takes the
     // lock before a woken JS thread gets scheduled.
@@ -148,7 +158,9 @@ void DataPlane::run() {
       // published after will see need_wakeup and ring the doorbell.
       set_need_wakeup(1);
       fence_seq_cst();
-      work = sweep(now_ns());
+      work = peer_io(now_ns());
+      work |= sweep(now_ns());
+      flush_all();
       if (work) set_need_wakeup(0);
       timer = next_timer(now_ns());
     }
@@ -182,6 +194,8 @@ void DataPlane::drain_doorbells() {
   epoll_event evs[64];
   int n = ::epoll_wait(epoll_.get(), evs, 64, 0);
   for (int i = 0; i < n; i++) {
+    // The peer sockets' epoll set is drained by peer_io, not read here.
+    if (evs[i].data.fd == peer_ep_.get()) continue;
     uint64_t v;
     // Level-triggered: a doorbell left unread would wake us forever.
     (void)!::read(evs[i].data.fd, &v, sizeof(v));
@@ -240,6 +254,10 @@ void DataPlane::close() {
   kick();
   if (thread_.joinable()) thread_.join();
   std::lock_guard<std::mutex> g(mu_);
+  t_.unbound.clear();
+  t_.peers.clear();
+  t_.conn_by_token.clear();
+  listen_fd_.reset();
   t_.qp_list.clear();
   t_.qp_by_qpn.clear();
   t_.qps.clear();

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -18,6 +19,12 @@ namespace ffr {
 
 // The completion opcode a requester sees for its work request (completion.cc).
 uint32_t wc_opcode_of(uint32_t wr_opcode);
+// IB encoding of the minimal RNR NAK timer, in nanoseconds (exec.cc).
+uint64_t rnr_timer_ns(uint32_t code);
+
+// The largest SQ slot: a WQE header and the larger of inline data and SGEs.
+constexpr uint32_t kMaxSqStride =
+    80 + (FFR_MAX_INLINE > 16 * FFR_MAX_SGE ? FFR_MAX_INLINE : 16 * FFR_MAX_SGE) + 16;
 
 struct RingInfo {
   int fd = -1;  // caller owns (sends it, then closes it)
@@ -46,13 +53,13 @@ struct QpParams {
 // Every attribute is optional: modify_qp changes only what is given.
 struct QpAttrs {
   std::optional<uint32_t> state, access_flags, qkey, dest_qpn, dlid, min_rnr_timer, rnr_retry, retry_cnt,
-      timeout, path_mtu, sl, pkey_index;
+      timeout, path_mtu, sl, pkey_index, peer;
   std::optional<bool> is_global;
   std::optional<std::array<uint8_t, 16>> dgid;
 };
 
 struct AhParams {
-  uint32_t pd = 0, dlid = 0, sl = 0, src_path_bits = 0, port_num = 0;
+  uint32_t pd = 0, dlid = 0, sl = 0, src_path_bits = 0, port_num = 0, peer = 0;
   bool is_global = false;
   uint8_t dgid[16] = {};
 };
@@ -84,14 +91,26 @@ class DataPlane {
   void create_ah(uint32_t sid, uint32_t ah, const AhParams& p);
   void destroy_ah(uint32_t sid, uint32_t ah);
   std::vector<std::pair<uint32_t, SessionStats>> stats();
+
+  // The peer transport (peer_net.cc). Addresses and ports in network order.
+  uint16_t peer_listen(uint32_t addr, uint16_t port);
+  void set_host_id(uint32_t id);
+  void add_peer(uint32_t host_id, uint32_t addr, uint16_t port, uint32_t pool);
+  void remove_peer(uint32_t host_id);
+  struct PeerInfo {
+    uint32_t host_id = 0, pool = 0, up = 0;
+    bool dial = false;
+    std::string address, last_error;
+    uint64_t bytes_out = 0, bytes_in = 0, frames_out = 0, frames_in = 0;
+    uint64_t connects = 0, disconnects = 0, retransmits = 0;
+  };
+  std::vector<PeerInfo> peer_stats();
+
   void shutdown();
   void close();
 
   struct Exec;  // outcome of one send WR (exec.cc)
-  struct Seg {   // one contiguous piece of mapped memory
-    uint8_t* p;
-    uint64_t len;
-  };
+  using Seg = ffr::Seg;
 
  private:
   // Lock taken by the JS thread: announces itself so the spinning data-plane
@@ -115,6 +134,7 @@ class DataPlane {
 
   // exec.cc
   bool process_sq(Qp& qp, uint64_t now);
+  bool write_pending_cqe(Qp& qp, uint64_t now, bool* work);
   Exec execute(Qp& qp, const ffr_swqe& w, const uint8_t* payload, uint64_t now);
   Exec exec_send(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vector<Seg>& src, uint64_t len, const Ah* ah,
                  uint64_t now);
@@ -134,6 +154,61 @@ class DataPlane {
   // scatter_copy under the SIGBUS guard: which side's memory vanished, if any.
   enum class Fault { kNone, kSrc, kDst };
   static Fault guarded_copy(const std::vector<Seg>& src, const std::vector<Seg>& dst);
+
+  uint32_t prepare_wr(Qp& qp, const ffr_swqe& w, const uint8_t* payload, uint64_t* len, const uint8_t** inline_data);
+  static bool atomic_at(uint8_t* p, bool cas, uint64_t compare_add, uint64_t swap, uint64_t* orig);
+
+  // peer_net.cc: connections
+  void watch(PeerConn& c, bool out);
+  PeerConn* open_conn(UniqueFd fd, ConnState st, bool out);
+  void dial(Peer& p, uint32_t index, uint64_t now);
+  void send_hello(PeerConn& c, const Peer& p);
+  void accept_conns(uint64_t now);
+  void bind_conn(PeerConn& c);
+  void close_conn(PeerConn& c);
+  void conn_down(Peer& p, uint32_t index, const std::string& why);
+  void drop_peer_conns(Peer& p, const char* why);
+  void drop_unbound(PeerConn& c);
+  PeerConn* conn_for(uint32_t host, uint32_t qpn);
+  Peer* peer_of(const PeerConn& c);
+  void enqueue(PeerConn& c, TxFrame&& f);
+  bool flush_conn(PeerConn& c, std::string* why);
+  void zero_fill_head(PeerConn& c);
+  bool peer_io(uint64_t now);
+  void flush_all();
+  uint64_t peer_timer(uint64_t now) const;
+  // peer_rx.cc: frames in
+  std::shared_ptr<Mr> mr_ref(const Mr* m);
+  RemoteState& remote_of(Qp& qp);
+  Qp* responder(const ffr_peer_hdr& h, const PeerConn& c);
+  Qp* requester(const ffr_peer_hdr& h, const PeerConn& c);
+  void reply(PeerConn& c, const ffr_peer_hdr& req, uint32_t op, uint32_t code, uint32_t imm);
+  void rx_abort(Qp& d);
+  void rx_fail(PeerConn& c, Qp& d, const ffr_peer_hdr& h, uint32_t wc_status, uint32_t nak);
+  bool rx_take_rwqe(PeerConn& c, Qp& d, const ffr_peer_hdr& h, bool scatter);
+  bool begin_frame(PeerConn& c, uint64_t now, std::string* why);
+  void rx_data_begin(PeerConn& c, uint64_t now);
+  bool end_frame(PeerConn& c, uint64_t now, std::string* why);
+  void rx_data_end(PeerConn& c, const ffr_peer_hdr& h, uint64_t now);
+  void rx_read(PeerConn& c, const ffr_peer_hdr& h);
+  void rx_atomic(PeerConn& c, const ffr_peer_hdr& h);
+  void rx_probe(PeerConn& c, const ffr_peer_hdr& h);
+  void on_response(PeerConn& c, const ffr_peer_hdr& h, Job job, uint64_t now);
+  bool conn_read(PeerConn& c, uint64_t now, std::string* why);
+  void place_bytes(PeerConn& c, const uint8_t* src, uint32_t n);
+  void advance_dst(PeerConn& c, uint64_t n);
+  // peer_tx.cc: frames out
+  static uint64_t rc_timeout_ns(const Qp& qp);
+  void rewind(Qp& qp);
+  void rewind_to(Qp& qp, std::deque<InFlight>::iterator from);
+  void fail_from(Qp& qp, std::deque<InFlight>::iterator e, uint32_t status);
+  void fail_head(Qp& qp, uint32_t status);
+  void send_ud_remote(Qp& qp, const Ah& ah, const ffr_swqe& w, const std::vector<Seg>& src, uint64_t len,
+                      const uint8_t* inline_data);
+  void add_refs(const std::vector<Seg>& segs, std::vector<std::shared_ptr<Mr>>* refs);
+  bool complete_remote_head(Qp& qp, uint64_t now);
+  bool process_remote(Qp& qp, uint64_t now);
+  void uc_complete(Qp& qp, const ffr_swqe& w, uint32_t status, uint64_t now);
 
   // completion.cc
   bool cq_room(const Cq& cq) const;
@@ -165,6 +240,14 @@ class DataPlane {
   // the JS thread's mutations never wait behind a long train of big copies.
   uint64_t sweep_bytes_ = 0;
   size_t sweep_start_ = 0;
+  // The peer transport: sockets live in their own epoll set, itself one
+  // of the fds the sleeping thread waits on.
+  UniqueFd peer_ep_, listen_fd_;
+  uint32_t host_id_ = 0;
+  uint64_t next_token_ = 2;
+  std::unique_ptr<PeerConn> pending_conn_;  // handed from open_conn to its owner
+  uint64_t zero_fills_ = 0;
+  uint8_t discard_[65536];  // payloads nobody may receive are drained here
   std::thread thread_;
 };
 

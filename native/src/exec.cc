@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "addr.h"
 #include "dataplane.h"
 #include "fault_guard.h"
 #include "ring.h"
@@ -21,7 +22,6 @@ namespace {
 
 using Exec = DataPlane::Exec;
 
-constexpr uint32_t kMaxSqStride = 80 + (FFR_MAX_INLINE > 16 * FFR_MAX_SGE ? FFR_MAX_INLINE : 16 * FFR_MAX_SGE) + 16;
 constexpr uint32_t kMaxRqStride = sizeof(ffr_rwqe) + sizeof(ffr_sge) * FFR_MAX_SGE;
 // Retry interval when `timeout` is 0 (no transport timer = retry forever).
 constexpr uint64_t kInfiniteRetryPollNs = 10000000;
@@ -39,6 +39,8 @@ Exec waiting() {
   return e;
 }
 
+}  // namespace
+
 // IB spec table 45 (min RNR NAK timer field), in nanoseconds.
 uint64_t rnr_timer_ns(uint32_t code) {
   static const uint32_t us100[32] = {65536, 1,   2,   3,   4,    6,    8,    12,   16,   24,   32,
@@ -47,14 +49,8 @@ uint64_t rnr_timer_ns(uint32_t code) {
   return static_cast<uint64_t>(us100[code & 31]) * 10000;
 }
 
-// gid[0] of a virtual port (design.md "Sessions and identity").
-void port_gid(uint32_t tenant, uint32_t lid, uint8_t out[16]) {
-  const uint64_t guid = 0x02ffff0000000000ull | (static_cast<uint64_t>(tenant & 0xffffff) << 16) | (lid & 0xffff);
-  std::memset(out, 0, 16);
-  out[0] = 0xfe;
-  out[1] = 0x80;
-  for (int i = 0; i < 8; i++) out[8 + i] = static_cast<uint8_t>(guid >> (56 - 8 * i));
-}
+namespace {
+
 
 // A global address matches by GID; the LID also matches, because IB-link apps
 // that pass -g still fill dlid and routers may format GIDs differently.
@@ -68,7 +64,6 @@ bool addr_matches(const Qp& d, uint32_t tenant, uint32_t dlid, bool global, cons
   return dlid != 0 && d.lid == dlid;
 }
 
-bool receives(const Qp& d) { return d.state == FFR_QPS_RTR || d.state == FFR_QPS_RTS || d.state == FFR_QPS_SQD; }
 
 }  // namespace
 
@@ -141,6 +136,14 @@ void atomic_thunk(void* p) {
 }
 
 }  // namespace
+
+bool DataPlane::atomic_at(uint8_t* p, bool cas, uint64_t compare_add, uint64_t swap, uint64_t* orig) {
+  AtomicArgs a{reinterpret_cast<uint64_t*>(p), cas, compare_add, swap, 0};
+  const void* fault = nullptr;
+  if (!run_guarded(atomic_thunk, &a, &fault)) return false;
+  *orig = a.orig;
+  return true;
+}
 
 DataPlane::Fault DataPlane::guarded_copy(const std::vector<Seg>& src, const std::vector<Seg>& dst) {
   CopyArgs args{&src, &dst};
@@ -394,32 +397,54 @@ Exec DataPlane::exec_atomic(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vecto
   return done(IBV_WC_SUCCESS, 8);
 }
 
-Exec DataPlane::execute(Qp& qp, const ffr_swqe& w, const uint8_t* payload, uint64_t now) {
+// Checks a copied send WQE against its QP and gathers its local memory into
+// seg_a_ (inline data: *inline_data points at it in the copy). Returns the
+// completion status of a WR that fails here, or IBV_WC_SUCCESS.
+uint32_t DataPlane::prepare_wr(Qp& qp, const ffr_swqe& w, const uint8_t* payload, uint64_t* len_out,
+                               const uint8_t** inline_data) {
   const uint32_t op = w.opcode;
-  if (!ffr_opcode_allowed(qp.type, op)) return done(IBV_WC_LOC_QP_OP_ERR);
+  *inline_data = nullptr;
+  if (!ffr_opcode_allowed(qp.type, op)) return IBV_WC_LOC_QP_OP_ERR;
   const bool sendish = op == IBV_WR_SEND || op == IBV_WR_SEND_WITH_IMM || op == IBV_WR_RDMA_WRITE ||
                        op == IBV_WR_RDMA_WRITE_WITH_IMM;
   uint64_t len = 0;
   if ((w.send_flags & IBV_SEND_INLINE) != 0 && sendish) {
-    if (w.inline_len > qp.max_inline || w.inline_len > qp.sq_stride - sizeof(ffr_swqe))
-      return done(IBV_WC_LOC_LEN_ERR);
+    if (w.inline_len > qp.max_inline || w.inline_len > qp.sq_stride - sizeof(ffr_swqe)) return IBV_WC_LOC_LEN_ERR;
     seg_a_.clear();
     if (w.inline_len > 0) seg_a_.push_back({const_cast<uint8_t*>(payload), w.inline_len});
     len = w.inline_len;
+    *inline_data = payload;
   } else {
     if (w.num_sge > qp.max_send_sge || sizeof(ffr_swqe) + w.num_sge * sizeof(ffr_sge) > qp.sq_stride)
-      return done(IBV_WC_LOC_QP_OP_ERR);
+      return IBV_WC_LOC_QP_OP_ERR;
     const bool writes_local = !sendish;  // READ and atomics land in local memory
     int st = gather_local(qp.sid, qp.pd, payload, w.num_sge, writes_local, &seg_a_, &len);
-    if (st != 0) return done(static_cast<uint32_t>(st));
+    if (st != 0) return static_cast<uint32_t>(st);
   }
-  if (len > 0x80000000ull) return done(IBV_WC_LOC_LEN_ERR);
+  if (len > 0x80000000ull) return IBV_WC_LOC_LEN_ERR;
+  if ((op == IBV_WR_ATOMIC_CMP_AND_SWP || op == IBV_WR_ATOMIC_FETCH_AND_ADD) && (seg_a_.size() != 1 || len != 8))
+    return IBV_WC_LOC_LEN_ERR;
+  *len_out = len;
+  return IBV_WC_SUCCESS;
+}
+
+Exec DataPlane::execute(Qp& qp, const ffr_swqe& w, const uint8_t* payload, uint64_t now) {
+  const uint32_t op = w.opcode;
+  uint64_t len = 0;
+  const uint8_t* inline_data = nullptr;
+  const uint32_t pst = prepare_wr(qp, w, payload, &len, &inline_data);
+  if (pst != IBV_WC_SUCCESS) return done(pst);
 
   if (qp.type == IBV_QPT_UD) {
     if (len > FFR_MTU_BYTES) return done(IBV_WC_LOC_LEN_ERR);
     auto ait = t_.ahs.find(obj_key(qp.sid, w.ud_ah));
     if (ait == t_.ahs.end() || ait->second->pd != qp.pd) return done(IBV_WC_LOC_QP_OP_ERR);
     const Ah* ah = ait->second.get();
+    if (ah->peer != 0) {
+      if (len > FFR_MTU_BYTES) return done(IBV_WC_LOC_LEN_ERR);
+      send_ud_remote(qp, *ah, w, seg_a_, len, inline_data);
+      return done(IBV_WC_SUCCESS, len);
+    }
     auto dit = t_.qp_by_qpn.find(w.ud_remote_qpn & 0xffffff);
     Qp* dst = dit == t_.qp_by_qpn.end() ? nullptr : dit->second;
     const uint32_t qkey = (w.ud_remote_qkey & 0x80000000u) != 0 ? qp.qkey : w.ud_remote_qkey;
@@ -451,21 +476,24 @@ Exec DataPlane::execute(Qp& qp, const ffr_swqe& w, const uint8_t* payload, uint6
   }
 }
 
+// A completion that waited for send-CQ room goes first: later WRs never
+// overtake it. Returns false while it still waits.
+bool DataPlane::write_pending_cqe(Qp& qp, uint64_t now, bool* work) {
+  if (!qp.cqe_pending) return true;
+  if (!cq_push(*qp.send_cq, qp.pending_cqe, false)) {
+    wait_resource(qp, now);
+    return false;
+  }
+  qp.cqe_pending = false;
+  qp.wait = Wait::kNone;
+  *work = true;
+  if (qp.pending_to_err) set_state(qp, FFR_QPS_ERR);
+  return true;
+}
+
 bool DataPlane::process_sq(Qp& qp, uint64_t now) {
   bool work = false;
-  if (qp.cqe_pending) {
-    if (!cq_push(*qp.send_cq, qp.pending_cqe, false)) {
-      wait_resource(qp, now);
-      return false;
-    }
-    qp.cqe_pending = false;
-    qp.wait = Wait::kNone;
-    work = true;
-    if (qp.pending_to_err) {
-      set_state(qp, FFR_QPS_ERR);
-      return true;
-    }
-  }
+  if (!write_pending_cqe(qp, now, &work)) return false;
   if (qp.state != FFR_QPS_RTS) return work;
   alignas(16) uint8_t buf[kMaxSqStride];
   // The state is checked per WR: a WR to its own QP (loopback) can move this

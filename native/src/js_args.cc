@@ -1,5 +1,7 @@
 #include "js_args.h"
 
+#include <arpa/inet.h>
+
 #include <cmath>
 #include <cstring>
 
@@ -111,6 +113,14 @@ Napi::Error js_error(Napi::Env env, int err, const std::string& msg) {
   const char* code = strerrorname_np(err);
   if (code != nullptr) e.Set("code", Napi::String::New(env, code));
   return e;
+}
+
+uint32_t arg_ipv4(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (i >= info.Length() || !info[i].IsString()) throw SysError(EINVAL, std::string(name) + " must be a dotted IPv4 string");
+  in_addr a{};
+  if (::inet_pton(AF_INET, info[i].As<Napi::String>().Utf8Value().c_str(), &a) != 1)
+    throw SysError(EINVAL, std::string(name) + " must be a dotted IPv4 string");
+  return a.s_addr;
 }
 
 }  // namespace ffr

@@ -14,6 +14,8 @@ uint32_t arg_u32(const Napi::CallbackInfo& info, size_t i, const char* name);
 bool arg_bool(const Napi::CallbackInfo& info, size_t i, const char* name);
 Napi::Object arg_obj(const Napi::CallbackInfo& info, size_t i, const char* name);
 int arg_fd(const Napi::CallbackInfo& info, size_t i, const char* name);
+// A dotted IPv4 string, returned in network order.
+uint32_t arg_ipv4(const Napi::CallbackInfo& info, size_t i, const char* name);
 
 std::optional<uint32_t> opt_u32(const Napi::Object& o, const char* name);
 uint32_t req_u32(const Napi::Object& o, const char* name);

@@ -379,6 +379,12 @@ void DataPlane::modify_qp(uint32_t sid, uint32_t qp, const QpAttrs& a) {
     if (a.pkey_index) q->pkey_index = *a.pkey_index;
     if (a.is_global) q->is_global = *a.is_global;
     if (a.dgid) std::memcpy(q->dgid, a.dgid->data(), 16);
+    if (a.peer && *a.peer != q->peer) {
+      if (*a.peer != 0 && q->type == IBV_QPT_UD) throw_err(EINVAL, "a UD QP reaches peers through its AHs");
+      rx_abort(*q);
+      q->peer = *a.peer;
+      q->remote.reset();
+    }
     if (a.state) {
       if (*a.state == FFR_QPS_RESET) discard_rings(*q);
       set_state(*q, *a.state);
@@ -399,6 +405,7 @@ void DataPlane::destroy_qp(uint32_t sid, uint32_t qp) {
   check_open();
   dead = std::move(must_find(t_.qps, obj_key(sid, qp), "qp", sid, qp));
   Qp* raw = dead.get();
+  rx_abort(*raw);  // gives back a receive-CQ slot held for a peer message
   t_.qp_by_qpn.erase(raw->qpn);
   t_.qp_list.erase(std::remove(t_.qp_list.begin(), t_.qp_list.end(), raw), t_.qp_list.end());
   t_.qps.erase(obj_key(sid, qp));
@@ -420,6 +427,7 @@ void DataPlane::create_ah(uint32_t sid, uint32_t ah, const AhParams& p) {
   slot->src_path_bits = p.src_path_bits;
   slot->port_num = p.port_num;
   slot->is_global = p.is_global;
+  slot->peer = p.peer;
   std::memcpy(slot->dgid, p.dgid, 16);
 }
 

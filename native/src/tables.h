@@ -10,6 +10,7 @@
 
 #include "fd.h"
 #include "ffproto.h"
+#include "peer.h"
 #include "shm.h"
 
 namespace ffr {
@@ -42,6 +43,7 @@ struct Cq {
   uint32_t sid = 0, handle = 0;
   uint32_t entries = 0;  // our own copy; the header's is only a hint for the shim
   uint32_t prod = 0;     // private producer index, published to hdr->prod
+  uint32_t reserved = 0; // slots promised to messages still arriving from peers
   Mapping map;
   ffr_ring_hdr* hdr = nullptr;
   ffr_cqe* slots = nullptr;
@@ -71,6 +73,7 @@ struct Srq {
 
 struct Ah {
   uint32_t sid = 0, handle = 0, pd = 0, dlid = 0, sl = 0, src_path_bits = 0, port_num = 0;
+  uint32_t peer = 0;  // hostId of the router the destination port lives on; 0 = here
   bool is_global = false;
   uint8_t dgid[16] = {};
 };
@@ -89,6 +92,10 @@ struct Qp {
   uint32_t rnr_retry = 0, retry_cnt = 0, timeout = 0, path_mtu = 0, sl = 0, pkey_index = 0;
   bool is_global = false;
   uint8_t dgid[16] = {};
+  // RC/UC: hostId of the router the peer QP lives on (0 = this router); its
+  // transport state lives in remote.
+  uint32_t peer = 0;
+  std::unique_ptr<RemoteState> remote;
 
   Mapping map;
   ffr_ring_hdr* sq_hdr = nullptr;
@@ -125,6 +132,9 @@ struct Tables {
   std::unordered_map<uint64_t, std::unique_ptr<Qp>> qps;
   std::unordered_map<uint32_t, Qp*> qp_by_qpn;
   std::vector<Qp*> qp_list;  // iteration order of the sweep; rebuilt on create/destroy
+  std::unordered_map<uint32_t, std::unique_ptr<Peer>> peers;  // by hostId
+  std::unordered_map<uint64_t, PeerConn*> conn_by_token;     // every open peer socket
+  std::vector<std::unique_ptr<PeerConn>> unbound;           // accepted, HELLO not read yet
 };
 
 }  // namespace ffr
