@@ -16,6 +16,13 @@ const USAGE = `usage: ffrouter [options]
   --idle-spin-us N       data-plane spin before sleeping    (default 200)
   --max-batch N          WRs per ring per data-plane sweep  (default 32)
   --log-level LEVEL      error | warn | info | debug        (default info)
+  --host-name NAME       this router's name in the cluster  (default: the host name)
+  --etcd URLS            comma-separated etcd endpoints; none = single host, embedded registry
+  --etcd-prefix KEY      root of the router's etcd keys     (default /ffr/v1)
+  --lease-ttl-s N        etcd lease TTL in seconds          (default 10)
+  --peer-listen IP:PORT  peer transport listener (required with --etcd; port 0 picks one)
+  --peer-advertise IP:PORT  address other routers dial     (default: --peer-listen)
+  --peer-pool N          TCP connections per pair of routers (default 1)
   --help, --version
 `;
 
@@ -34,6 +41,13 @@ function parseFlags(argv: string[]): { config?: string; flags: Record<string, un
       'idle-spin-us': { type: 'string' },
       'max-batch': { type: 'string' },
       'log-level': { type: 'string' },
+      'host-name': { type: 'string' },
+      etcd: { type: 'string' },
+      'etcd-prefix': { type: 'string' },
+      'lease-ttl-s': { type: 'string' },
+      'peer-listen': { type: 'string' },
+      'peer-advertise': { type: 'string' },
+      'peer-pool': { type: 'string' },
       help: { type: 'boolean' },
       version: { type: 'boolean' },
     },

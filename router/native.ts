@@ -5,7 +5,7 @@ import { toRouterError } from './errors.js';
 // The addon's surface is declared once, next to the addon (native/index.d.ts).
 import type * as Addon from '../native/index.js';
 
-export type { ControlServer, CtlEvent, DataPlane, SessionStats } from '../native/index.js';
+export type { ControlServer, CtlEvent, DataPlane, PeerStats, SessionStats } from '../native/index.js';
 
 /** The addon's exports. */
 export type NativeModule = typeof Addon;

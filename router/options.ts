@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
+import { hostname } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { LOG_LEVEL_NAMES } from './log.js';
 
@@ -42,6 +44,20 @@ export interface RouterOptions {
   /** error | warn | info | debug. @default info */
   logLevel: string;
   quotas: Quotas;
+  /** This router's name in the cluster (docs/cluster.md). @default os.hostname() */
+  hostName: string;
+  /** etcd endpoints (`http://host:port`); empty = the embedded single-host registry. @default [] */
+  etcd: string[];
+  /** Root of every etcd key. @default /ffr/v1 */
+  etcdPrefix: string;
+  /** TTL of the router's etcd lease, seconds. @default 10 */
+  leaseTtlS: number;
+  /** `ADDR:PORT` the peer transport listens on; "" = no peer transport. Required with etcd. @default "" */
+  peerListen: string;
+  /** `ADDR:PORT` other routers dial; defaults to peerListen (which must then not bind 0.0.0.0). @default peerListen */
+  peerAdvertise: string;
+  /** TCP connections per pair of routers. @default 1 */
+  peerPool: number;
 }
 
 export const DEFAULT_QUOTAS: Readonly<Quotas> = Object.freeze({
@@ -66,13 +82,51 @@ export const DEFAULT_OPTIONS: Readonly<RouterOptions> = Object.freeze({
   maxBatch: 32,
   logLevel: 'info',
   quotas: DEFAULT_QUOTAS,
+  hostName: '',
+  etcd: [],
+  etcdPrefix: '/ffr/v1',
+  leaseTtlS: 10,
+  peerListen: '',
+  peerAdvertise: '',
+  peerPool: 1,
 });
 
 export class OptionsError extends Error {
   override name = 'OptionsError';
 }
 
-const TOP_KEYS = ['socket', 'adminSocket', 'metricsPort', 'metricsHost', 'stateDir', 'idleSpinUs', 'maxBatch', 'logLevel', 'quotas'] as const;
+const TOP_KEYS = [
+  'socket', 'adminSocket', 'metricsPort', 'metricsHost', 'stateDir', 'idleSpinUs', 'maxBatch', 'logLevel', 'quotas',
+  'hostName', 'etcd', 'etcdPrefix', 'leaseTtlS', 'peerListen', 'peerAdvertise', 'peerPool',
+] as const;
+const HOST_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/** `ADDR:PORT` with a dotted IPv4 address; port 0 only where a listener may pick one. */
+export function parseHostPort(where: string, v: unknown, allowZeroPort: boolean): { address: string; port: number } {
+  const m = typeof v === 'string' ? /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(v.trim()) : null;
+  if (!m || !isIPv4(m[1]!)) throw new OptionsError(`${where}: expected IPV4:PORT, got ${JSON.stringify(v)}`);
+  const port = int(where, m[2], allowZeroPort ? 0 : 1, 65535);
+  return { address: m[1]!, port };
+}
+
+function endpoints(v: unknown): string[] {
+  const list = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',') : null;
+  if (list === null) throw new OptionsError(`etcd: expected a comma-separated list of URLs, got ${JSON.stringify(v)}`);
+  const out: string[] = [];
+  for (const raw of list) {
+    const e = typeof raw === 'string' ? raw.trim() : '';
+    if (e === '') continue;
+    let u: URL;
+    try {
+      u = new URL(e);
+    } catch {
+      throw new OptionsError(`etcd: ${JSON.stringify(raw)} is not a URL (expected http://host:port)`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new OptionsError(`etcd: ${e}: only http:// and https:// endpoints`);
+    out.push(e);
+  }
+  return out;
+}
 const QUOTA_KEYS = Object.keys(DEFAULT_QUOTAS) as (keyof Quotas)[];
 /** Unix socket paths are limited by sockaddr_un.sun_path (108 bytes with the NUL). */
 const SUN_PATH_MAX = 107;
@@ -146,8 +200,27 @@ export function resolveOptions(config: Record<string, unknown>, overrides: Recor
     maxBatch: int('maxBatch', pick('maxBatch'), 1, 4096),
     logLevel,
     quotas,
+    hostName: typeof merged['hostName'] === 'string' ? merged['hostName'] : hostname(),
+    etcd: endpoints(pick('etcd')),
+    etcdPrefix: String(pick('etcdPrefix')),
+    leaseTtlS: int('leaseTtlS', pick('leaseTtlS'), 2, 300),
+    peerListen: String(pick('peerListen')).trim(),
+    peerAdvertise: String(merged['peerAdvertise'] ?? merged['peerListen'] ?? '').trim(),
+    peerPool: int('peerPool', pick('peerPool'), 1, 16),
   };
   if (opts.socket === opts.adminSocket) throw new OptionsError('socket and adminSocket must differ');
+  if (!HOST_NAME_RE.test(opts.hostName)) throw new OptionsError(`hostName: expected [A-Za-z0-9][A-Za-z0-9_.-]*, got ${JSON.stringify(opts.hostName)}`);
+  if (!/^\/[A-Za-z0-9_./-]*[^/]$/.test(opts.etcdPrefix)) throw new OptionsError(`etcdPrefix: expected an absolute key path without a trailing slash, got ${JSON.stringify(opts.etcdPrefix)}`);
+  if (opts.peerListen !== '') {
+    parseHostPort('peerListen', opts.peerListen, true);
+    // Port 0 here means "the port the listener got".
+    const adv = parseHostPort('peerAdvertise', opts.peerAdvertise, true);
+    if (adv.address === '0.0.0.0') throw new OptionsError('peerAdvertise: other routers cannot dial 0.0.0.0; give the address they reach this host at');
+  } else if (opts.peerAdvertise !== '') {
+    throw new OptionsError('peerAdvertise needs peerListen');
+  }
+  if (opts.etcd.length > 0 && opts.peerListen === '') throw new OptionsError('etcd needs peerListen: routers of a cluster reach each other through the peer transport');
+  if (opts.etcd.length === 0 && opts.peerListen !== '') throw new OptionsError('peerListen needs etcd: peers are found through the registry');
   return opts;
 }
 

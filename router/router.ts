@@ -7,8 +7,13 @@ import { MetricsServer, RouterMetrics } from './metrics.js';
 import { loadNative, nativeBoundary, type ControlServer, type CtlEvent, type DataPlane, type NativeModule } from './native.js';
 import type { RouterOptions } from './options.js';
 import { packageVersion } from './paths.js';
+import { PeerLinks, type PeerView } from './cluster/peers.js';
+import { ehostunreach } from './errors.js';
+import { parseHostPort } from './options.js';
 import { EmbeddedRegistry } from './registry/embedded.js';
-import type { Registry } from './registry/registry.js';
+import { EtcdRegistry } from './registry/etcd.js';
+import type { Container, Registry } from './registry/registry.js';
+import { QpnBlocks, type NumberSource } from './verbs/qpn-blocks.js';
 import { SessionManager } from './session/manager.js';
 import type { Session } from './session/session.js';
 import { prepareSocketPath, unlinkQuietly } from './sockets.js';
@@ -60,6 +65,7 @@ export class Router extends EventEmitter<RouterEvents> implements AdminBackend {
   private metricsAddress: string | null = null;
   private admin: AdminServer | undefined;
   private stopping: Promise<void> | undefined;
+  private peers: PeerLinks | undefined;
 
   private constructor(
     readonly options: RouterOptions,
@@ -93,11 +99,40 @@ export class Router extends EventEmitter<RouterEvents> implements AdminBackend {
   private async init(): Promise<void> {
     const o = this.options;
     mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
-    this.registry = this.deps.registry ?? (await EmbeddedRegistry.open(o.stateDir, this.log.child('registry')));
     this.native = this.deps.native ?? loadNative();
     const native = this.native;
     const dataPlane = nativeBoundary(new native.DataPlane({ idleSpinUs: o.idleSpinUs, maxBatch: o.maxBatch }), 'dataPlane');
     this.dataPlane = dataPlane;
+    // The listener first: the router announces the port it really got.
+    let peerAddr = '';
+    if (o.peerListen !== '') {
+      const listen = parseHostPort('peerListen', o.peerListen, true);
+      const port = dataPlane.peerListen(listen.address, listen.port);
+      const adv = parseHostPort('peerAdvertise', o.peerAdvertise, true);
+      peerAddr = `${adv.address}:${adv.port === 0 ? port : adv.port}`;
+    }
+    this.registry =
+      this.deps.registry ??
+      (o.etcd.length > 0
+        ? await EtcdRegistry.open({
+            endpoints: o.etcd,
+            prefix: o.etcdPrefix,
+            hostName: o.hostName,
+            peer: peerAddr,
+            leaseTtlS: o.leaseTtlS,
+            log: this.log.child('registry'),
+            version: packageVersion(),
+          })
+        : await EmbeddedRegistry.open(o.stateDir, this.log.child('registry'), o.hostName));
+    const registry = this.registry;
+    let qpns: NumberSource = new NumberAllocator('QPN');
+    if (o.etcd.length > 0) {
+      dataPlane.setHostId(registry.hostId);
+      qpns = await QpnBlocks.open(() => registry.claimQpnBlock(), this.log.child('qpn'));
+      this.peers = new PeerLinks(registry, dataPlane, o.peerPool, this.log.child('peer'));
+      this.peers.start();
+      this.peers.registerMetrics(this.metricsRegistry);
+    }
 
     const sessionLog = this.log.child('session');
     this.manager = new SessionManager(
@@ -106,7 +141,8 @@ export class Router extends EventEmitter<RouterEvents> implements AdminBackend {
         closeFd: (fd) => native.closeFd(fd),
         registry: this.registry,
         quotas: o.quotas,
-        qpns: new NumberAllocator('QPN'),
+        qpns,
+        peerOf: (dest, what) => this.peerOf(dest, what),
         srqns: new NumberAllocator('SRQN'),
         mrKeys: new MrKeyAllocator(),
         log: sessionLog,
@@ -129,7 +165,7 @@ export class Router extends EventEmitter<RouterEvents> implements AdminBackend {
       this.metricsRegistry,
       {
         sessions: () => this.manager.established(),
-        containers: () => this.registry.list(),
+        containers: () => this.registry.list().filter((c) => c.host === this.registry.hostName),
         stats: () => dataPlane.stats(),
       },
       this.log.child('metrics'),
@@ -162,8 +198,28 @@ export class Router extends EventEmitter<RouterEvents> implements AdminBackend {
     this.setState(RouterState.Running);
     this.log.info(
       `running: control ${o.socket}, admin ${o.adminSocket}, metrics ${this.metricsAddress ?? 'disabled'}, ` +
-        `state ${o.stateDir}, ${this.registry.list().length} containers`,
+        (o.etcd.length > 0
+          ? `host ${registry.hostName} (hostId ${registry.hostId}), etcd ${o.etcd.join(',')}, peers on ${peerAddr} (pool ${o.peerPool}), `
+          : `state ${o.stateDir}, `) +
+        `${this.registry.list().length} containers`,
     );
+  }
+
+  /** See VerbsContext.peerOf. */
+  private peerOf(dest: Container, what: string): number {
+    const reg = this.registry;
+    if (dest.host === reg.hostName) return 0;
+    reg.requireHealthy(what);
+    const r = reg.routers().find((x) => x.host === dest.host);
+    if (r === undefined || r.peer === '') {
+      throw ehostunreach(`${what}: container ${dest.name} lives on host ${dest.host}, whose router is not up`);
+    }
+    return r.hostId;
+  }
+
+  /** The peer routers and their connections (ffctl peers). */
+  peerList(): PeerView[] {
+    return this.peers?.list() ?? [];
   }
 
   /** Graceful stop; idempotent, and safe on a router that failed half way through start. */
@@ -182,6 +238,7 @@ export class Router extends EventEmitter<RouterEvents> implements AdminBackend {
       }
     };
     const sessions = this.manager?.established().length ?? 0;
+    this.peers?.stop();
     // Shutdown first: router_state = STOPPING and every QP flushed while the
     // sessions can still see it, then the sockets close.
     if (this.dataPlane) await step('data plane shutdown', () => this.dataPlane!.shutdown());
@@ -213,6 +270,10 @@ export class Router extends EventEmitter<RouterEvents> implements AdminBackend {
       metrics: this.metricsAddress,
       stateDir: this.options.stateDir,
       pid: process.pid,
+      host: this.registry?.hostName ?? this.options.hostName,
+      hostId: this.registry?.hostId ?? 0,
+      registry: this.options.etcd.length > 0 ? `etcd ${this.options.etcd.join(',')}` : 'embedded',
+      registryHealthy: this.registry?.healthy ?? false,
     };
   }
 

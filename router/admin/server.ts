@@ -1,3 +1,4 @@
+import type { PeerView } from '../cluster/peers.js';
 import { chmodSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { FfrErr } from '../../proto/gen/ffproto.js';
@@ -15,6 +16,13 @@ export interface RouterInfo {
   metrics: string | null;
   stateDir: string;
   pid: number;
+  /** This router's name and id in the cluster. */
+  host: string;
+  hostId: number;
+  /** "etcd" (with the endpoints) or "embedded". */
+  registry: string;
+  /** Whether the registry's backing store answers. */
+  registryHealthy: boolean;
 }
 
 export interface SessionView {
@@ -49,6 +57,7 @@ export interface AdminBackend {
   registry: Registry;
   sessions(): SessionView[];
   qps(): QpView[];
+  peerList(): PeerView[];
 }
 
 const MAX_BODY = 64 * 1024;
@@ -60,6 +69,8 @@ const HTTP_STATUS: Partial<Record<number, number>> = {
   [FfrErr.FFR_EEXIST]: 409,
   [FfrErr.FFR_EBUSY]: 409,
   [FfrErr.FFR_ENOMEM]: 507,
+  [FfrErr.FFR_EPERM]: 403,
+  [FfrErr.FFR_EAGAIN]: 503,
 };
 
 class HttpError extends Error {
@@ -125,6 +136,7 @@ export class AdminServer {
     if (top === 'info' && name === undefined && method === 'GET') return this.json(res, 200, this.backend.info());
     if (top === 'sessions' && name === undefined && method === 'GET') return this.json(res, 200, this.backend.sessions());
     if (top === 'qps' && name === undefined && method === 'GET') return this.json(res, 200, this.backend.qps());
+    if (top === 'peers' && name === undefined && method === 'GET') return this.json(res, 200, this.backend.peerList());
     if (top === 'containers') {
       const reg = this.backend.registry;
       if (name === undefined && method === 'GET') return this.json(res, 200, reg.list());

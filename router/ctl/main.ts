@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { QpView, RouterInfo, SessionView } from '../admin/server.js';
+import type { PeerView } from '../cluster/peers.js';
 import { shimLibraryPath } from '../paths.js';
 import type { Container } from '../registry/registry.js';
 import { AdminClient, AdminError } from './client.js';
@@ -16,6 +17,7 @@ const USAGE = `usage: ffctl [--admin-socket PATH] [--json] COMMAND
   container ls                                        list containers
   sessions                                            list control sessions
   qps                                                 list queue pairs
+  peers                                               list peer routers and their physical connections
   env NAME                                            print LD_PRELOAD and FFR_SOCKET for a container
   info                                                router paths and version
 
@@ -117,6 +119,30 @@ async function run(argv: string[]): Promise<void> {
         formatTable(
           ['CONTAINER', 'SESSION', 'QPN', 'TYPE', 'STATE', 'DEST_QPN', 'DLID'],
           list.map((q) => [q.container, q.session, `0x${q.qpn.toString(16)}`, q.type, q.state, q.destQpn ? `0x${q.destQpn.toString(16)}` : '-', q.dlid || '-']),
+        ),
+      );
+      return;
+    }
+    case 'peers': {
+      noMore(1);
+      const list = await client.get<PeerView[]>('/peers');
+      out(list, () =>
+        formatTable(
+          ['HOST', 'HOST_ID', 'ADDRESS', 'ROLE', 'CONNS', 'BYTES_OUT', 'BYTES_IN', 'FRAMES_OUT', 'FRAMES_IN', 'RECONNECTS', 'RETRANSMITS', 'LAST_ERROR'],
+          list.map((p) => [
+            p.host,
+            p.hostId,
+            p.address,
+            p.dialer ? 'dial' : 'accept',
+            `${p.connectionsUp}/${p.pool}`,
+            p.bytesOut,
+            p.bytesIn,
+            p.framesOut,
+            p.framesIn,
+            p.disconnects,
+            p.retransmits,
+            p.lastError || '-',
+          ]),
         ),
       );
       return;

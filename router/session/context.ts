@@ -3,8 +3,9 @@ import { ebadf } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DataPlane } from '../native.js';
 import type { Quotas } from '../options.js';
-import type { Registry } from '../registry/registry.js';
+import type { Container, Registry } from '../registry/registry.js';
 import type { MrKeyAllocator, NumberAllocator } from '../verbs/allocators.js';
+import type { NumberSource } from '../verbs/qpn-blocks.js';
 import type { ObjectCounts } from './objects.js';
 import type { Session } from './session.js';
 
@@ -14,10 +15,16 @@ export interface VerbsContext {
   closeFd(fd: number): void;
   registry: Registry;
   quotas: Quotas;
-  qpns: NumberAllocator;
+  qpns: NumberSource;
   srqns: NumberAllocator;
   mrKeys: MrKeyAllocator;
   log: Logger;
+  /**
+   * The peer router (hostId) that serves a destination container; 0 when it
+   * is on this host. Throws EAGAIN while the registry is unreachable and
+   * EHOSTUNREACH when the container's router is not up; `what` is for the error.
+   */
+  peerOf(dest: Container, what: string): number;
   /** Objects and registered bytes of a container, summed over its live sessions. */
   usage(container: string): ObjectCounts & { registeredBytes: bigint };
 }

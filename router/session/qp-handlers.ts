@@ -6,6 +6,7 @@ import { applyModify, resetQpAttrs, type AddressVector } from '../verbs/qp-state
 import { nextPow2, type HandlerTable, type VerbsContext } from './context.js';
 import type { QpCaps, QpObj } from './objects.js';
 import { checkQuota, pdOf } from './resources.js';
+import type { Container } from '../registry/registry.js';
 import type { Session } from './session.js';
 
 /** ffr_swqe header bytes before the SGEs or the inline data (design.md "Shared memory and rings"). */
@@ -47,7 +48,7 @@ const GID_PREFIX = Buffer.from([0xfe, 0x80, 0, 0, 0, 0, 0, 0]);
  * port of the QP's own tenant, by LID or (global AH) by port GID. This is
  * the router-side wall; the data plane checks again per message.
  */
-function checkPeer(ctx: VerbsContext, s: Session, qp: QpObj, av: AddressVector): void {
+function checkPeer(ctx: VerbsContext, s: Session, qp: QpObj, av: AddressVector): Container {
   const me = s.owner;
   const refuse = (why: string): never => {
     ctx.log.warn(`${s.describe()}: qpn ${qp.qpn} refused to connect: ${why}`);
@@ -64,11 +65,11 @@ function checkPeer(ctx: VerbsContext, s: Session, qp: QpObj, av: AddressVector):
     if (av.dlid !== 0 && ctx.registry.findByLid(me.tenantId, av.dlid) === undefined) {
       refuse(`dlid ${av.dlid} is not a LID of tenant ${me.tenant}`);
     }
-    return;
+    return peer!;
   }
-  if (av.dlid === 0 || ctx.registry.findByLid(me.tenantId, av.dlid) === undefined) {
-    refuse(`dlid ${av.dlid} is not a LID of tenant ${me.tenant}`);
-  }
+  const dest = av.dlid === 0 ? undefined : ctx.registry.findByLid(me.tenantId, av.dlid);
+  if (dest === undefined) refuse(`dlid ${av.dlid} is not a LID of tenant ${me.tenant}`);
+  return dest!;
 }
 
 function formatGid(gid: Buffer): string {
@@ -182,12 +183,15 @@ export const qpHandlers: HandlerTable = {
   modify_qp(ctx, s, req) {
     const qp = qpOf(s, req.qp);
     const actualState = refreshState(ctx, s, qp);
+    let peer: number | undefined;
     const next = applyModify(qp.attrs, req, {
       type: qp.type,
       actualState,
       maxRdAtom: MAX_QP_RD_ATOM,
       checkPeer: (av) => {
-        if (qp.type !== QpType.UD) checkPeer(ctx, s, qp, av);
+        if (qp.type === QpType.UD) return;
+        const dest = checkPeer(ctx, s, qp, av);
+        peer = ctx.peerOf(dest, `connect qpn ${qp.qpn} to ${dest.name}`);
       },
     });
     ctx.dataPlane.modifyQp(s.sid, qp.handle, {
@@ -205,6 +209,7 @@ export const qpHandlers: HandlerTable = {
       pathMtu: next.path_mtu,
       sl: next.sl,
       pkeyIndex: next.pkey_index,
+      ...(peer !== undefined ? { peer } : {}),
     });
     qp.attrs = next;
     if (next.qp_state !== actualState) {

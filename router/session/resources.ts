@@ -246,8 +246,14 @@ export const resourceHandlers: HandlerTable = {
       if (req.hop_limit > 255 || req.traffic_class > 255 || req.flow_label > 0xf_ffff) throw einval('GRH field out of range');
     }
     checkQuota(ctx, s, 'ah');
+    // A UD AH may name any port: one of another host is reached through its
+    // router; an unknown one is an AH to nowhere (datagrams are dropped).
+    const lid = req.dlid !== 0 ? req.dlid : req.is_global ? Buffer.from(req.dgid).readUInt16BE(14) : 0;
+    const dest = lid === 0 ? undefined : ctx.registry.findByLid(s.owner.tenantId, lid);
+    const peer = dest === undefined ? 0 : ctx.peerOf(dest, `address handle to ${dest.name}`);
     const handle = s.ahs.allocate();
     ctx.dataPlane.createAh(s.sid, handle, {
+      peer,
       pd: pd.handle,
       dlid: req.dlid,
       isGlobal: req.is_global,
