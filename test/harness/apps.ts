@@ -89,6 +89,9 @@ export interface PairOptions extends AppOptions {
   timeoutMs?: number;
   /** After one side fails, how long the other may still run (default 10 s). */
   graceMs?: number;
+  /** Per-side router sockets when the two containers live on different hosts (default: socket). */
+  serverSocket?: string;
+  clientSocket?: string;
 }
 
 export interface PairResult { server: RunResult; client: RunResult }
@@ -97,7 +100,7 @@ export interface PairResult { server: RunResult; client: RunResult }
 export async function runPair(o: PairOptions): Promise<PairResult> {
   const port = o.port ?? PORT;
   const timeoutMs = o.timeoutMs ?? 120_000;
-  const server = startApp(o.server, o.serverArgv, { ...o, timeoutMs, label: `server ${o.server.name}: ${o.serverArgv[0]}` });
+  const server = startApp(o.server, o.serverArgv, { ...o, socket: o.serverSocket ?? o.socket, timeoutMs, label: `server ${o.server.name}: ${o.serverArgv[0]}` });
   try {
     await waitListening(o.server, port, 20_000, server);
   } catch (e) {
@@ -106,7 +109,7 @@ export async function runPair(o: PairOptions): Promise<PairResult> {
     return { server: sr, client: { cmd: '(client not started)', code: null, signal: null, stdout: '', stderr: (e as Error).message, timedOut: false, durationMs: 0 } };
   }
   const clientArgv = o.clientArgvFn ? o.clientArgvFn(o.server.ip) : [...(o.clientArgv ?? o.serverArgv), o.server.ip];
-  const client = startApp(o.client, clientArgv, { ...o, timeoutMs, label: `client ${o.client.name}: ${clientArgv[0]}` });
+  const client = startApp(o.client, clientArgv, { ...o, socket: o.clientSocket ?? o.socket, timeoutMs, label: `client ${o.client.name}: ${clientArgv[0]}` });
   const grace = o.graceMs ?? 10_000;
   // if one side fails, the other gets a grace period and is then killed
   const watch = (a: Proc, b: Proc) => a.done.then(async (r) => {

@@ -12,7 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const OWNERS = '/run/fft-owners';
+/** Directory of the owner files (one per run id, holding the owning pid). */
+export const OWNERS = '/run/fft-owners';
 export const NS_PREFIX = 'fft-';
 
 export interface Container {
@@ -25,7 +26,8 @@ export interface Container {
   index: number;
 }
 
-function ip(args: string[], allowFail = false): string {
+/** Runs `ip ARGS` (bounded); throws with ip's stderr unless allowFail, then returns ''. */
+export function ip(args: string[], allowFail = false): string {
   try {
     return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 15_000 });
   } catch (e) {

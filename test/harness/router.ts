@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addonNeedsAsan, ASAN, libasan, PATHS, requireProducts, ROOT, sanitizerEnv } from './paths.js';
-import { describeOutput, sleep, spawnProc, type Proc, type RunResult } from './proc.js';
+import { describeOutput, run as runProc, sleep, spawnProc, type Proc, type RunResult } from './proc.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -46,6 +46,10 @@ export interface RouterOptions {
   startTimeoutMs?: number;
   /** Hard bound on the router's life (it is a test fixture). */
   lifetimeMs?: number;
+  /** Run inside this network namespace (a "host" of a cluster test). */
+  netns?: string;
+  /** Reuse this directory (sockets, state) instead of a fresh one: a restarted router keeps its paths. */
+  dir?: string;
 }
 
 export class Router {
@@ -55,8 +59,10 @@ export class Router {
   readonly stateDir: string;
   readonly metricsPort: number;
   readonly proc: Proc;
+  readonly netns: string | undefined;
 
   private constructor(dir: string, metricsPort: number, opts: RouterOptions) {
+    this.netns = opts.netns;
     this.dir = dir;
     this.socket = join(dir, 'ffrouter.sock');
     this.adminSocket = join(dir, 'admin.sock');
@@ -69,19 +75,21 @@ export class Router {
       env.LD_PRELOAD = libasan();
       Object.assign(env, sanitizerEnv());
     }
-    this.proc = spawnProc(process.execPath, [
+    const argv = [
       PATHS.routerMain,
       '--socket', this.socket,
       '--admin-socket', this.adminSocket,
       '--metrics-port', String(metricsPort),
       '--state-dir', this.stateDir,
       ...(opts.extraArgs ?? []),
-    ], { timeoutMs: opts.lifetimeMs ?? 30 * 60_000, env, cwd: ROOT, label: 'ffrouter' });
+    ];
+    const [cmd, args] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, process.execPath, ...argv]] : [process.execPath, argv];
+    this.proc = spawnProc(cmd, args, { timeoutMs: opts.lifetimeMs ?? 30 * 60_000, env, cwd: ROOT, label: `ffrouter${opts.netns ? ` (${opts.netns})` : ''}` });
   }
 
   static async start(opts: RouterOptions = {}): Promise<Router> {
     requireProducts('routerMain', 'addon');
-    const dir = mkdtempSync(join(tmpdir(), 'ffr-test-'));
+    const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'ffr-test-'));
     const r = new Router(dir, await freePort(), opts);
     try {
       await r.waitReady(opts.startTimeoutMs ?? 20_000);
@@ -127,4 +135,16 @@ export class Router {
   removeDir(): void { rmSync(this.dir, { recursive: true, force: true }); }
 
   metricsUrl(): string { return `http://127.0.0.1:${this.metricsPort}/metrics`; }
+
+  /** The /metrics text, fetched from inside the router's namespace when it has one. */
+  async metricsText(): Promise<string> {
+    if (!this.netns) {
+      const r = await fetch(this.metricsUrl());
+      return await r.text();
+    }
+    const script = `fetch(${JSON.stringify(this.metricsUrl())}).then((r) => r.text()).then((t) => process.stdout.write(t))`;
+    const r = await runProc('ip', ['netns', 'exec', this.netns, process.execPath, '-e', script], { timeoutMs: 10_000, label: 'metrics fetch' });
+    if (r.code !== 0) throw new Error(`metrics fetch in ${this.netns} failed:\n${describeOutput(r)}`);
+    return r.stdout;
+  }
 }
