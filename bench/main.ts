@@ -7,10 +7,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, release } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../test/harness/paths.js';
+import { inter } from './suites/inter.js';
 import { intra } from './suites/intra.js';
 import type { SuiteContext, SuiteResult } from './suite.js';
 
-const SUITES: Record<string, (ctx: SuiteContext) => Promise<SuiteResult>> = { intra };
+const SUITES: Record<string, (ctx: SuiteContext) => Promise<SuiteResult>> = { intra, inter };
 
 function usage(): never {
   console.error(`usage: npm run bench -- [--quick] [${Object.keys(SUITES).join('|')}]...`);
