@@ -17,9 +17,9 @@ describe('tenants across hosts', () => {
   });
   afterAll(async () => { await w?.teardown(); });
 
-  const pingpong = (server: string, client: string, port: number) => runPair({
+  const pingpong = (server: string, client: string, port: number, gid = true) => runPair({
     server: w.c(server), client: w.c(client), port, timeoutMs: 60_000, graceMs: 3_000,
-    serverArgv: ['ibv_rc_pingpong', '-d', 'ffr0', '-g', '0', '-c', '-n', '500', '-s', '4096', '-p', String(port)],
+    serverArgv: ['ibv_rc_pingpong', '-d', 'ffr0', ...(gid ? ['-g', '0'] : []), '-c', '-n', '500', '-s', '4096', '-p', String(port)],
     serverSocket: w.socketOf(server), clientSocket: w.socketOf(client),
   });
 
@@ -44,12 +44,22 @@ describe('tenants across hosts', () => {
     checkPingpong(blue, 4096, 500);
   });
 
-  it('a blue client cannot reach a red server on the other host (the same LID means another port)', async () => {
+  it('a blue client cannot connect to a red server on the other host', async () => {
     const p = await pingpong('ta1', 'tb2', 18703);
     expect(p.client.code, describePair(p)).not.toBe(0);
     expect(p.server.code, describePair(p)).not.toBe(0);
-    // The blue QP resolved LID 1 in its own tenant: its messages to the red
-    // QP's number were dropped at h1, so it ran out of retries.
-    expect(p.client.stderr, describePair(p)).toMatch(/transport retry counter exceeded \(12\)/);
+    // The red server's router refuses the blue client's port GID at RTR:
+    // its tenant id is part of the GID, so the same LID names another port.
+    expect(w.router('h1').logs(), describePair(p)).toMatch(/refused to connect: dgid \S+ is not the port GID of a container of tenant red/);
+  });
+
+  it('with LID addressing the routers connect them, and each side\'s frames die at the other tenant\'s QP', async () => {
+    // Each side resolves the other's LID in its own tenant: a real port, but
+    // not the peer's QP. The receiving routers drop frames whose tenant is
+    // not their QP's, so both time out; nothing reaches the other tenant.
+    const p = await pingpong('ta1', 'tb2', 18704, false);
+    expect(p.client.code, describePair(p)).not.toBe(0);
+    expect(p.server.code, describePair(p)).not.toBe(0);
+    expect(`${p.client.stderr}${p.server.stderr}`, describePair(p)).toMatch(/transport retry counter exceeded \(12\)/);
   });
 });
