@@ -80,8 +80,8 @@ async function run(argv: string[]): Promise<void> {
         const list = await client.get<Container[]>('/containers');
         out(list, () =>
           formatTable(
-            ['NAME', 'TENANT', 'LID', 'VIP', 'NETNS', 'INODE'],
-            list.map((c) => [c.name, c.tenant, c.lid, c.vip, c.netns, c.netnsIno]),
+            ['NAME', 'HOST', 'TENANT', 'LID', 'GID', 'VIP', 'NETNS', 'INODE'],
+            list.map((c) => [c.name, c.host, c.tenant, c.lid, c.gid, c.vip, c.netns, c.netnsIno]),
           ),
         );
         return;

@@ -6,7 +6,7 @@ import { eexist, eio, enoent, enomem, eperm } from '../errors.js';
 import type { Logger } from '../log.js';
 import { packageVersion } from '../paths.js';
 import { tryNetnsInode } from './netns.js';
-import { QPN_BLOCKS, type Container, type ContainerSpec, type Registry, type RegistryEvents, type RouterRecord } from './registry.js';
+import { portGidText, QPN_BLOCKS, type Container, type ContainerSpec, type Registry, type RegistryEvents, type RouterRecord } from './registry.js';
 import { checkSpec, LID_MAX, TENANT_ID_MAX } from './spec.js';
 
 const FILE_VERSION = 1;
@@ -83,7 +83,7 @@ export class EmbeddedRegistry extends EventEmitter<RegistryEvents> implements Re
       // The file belongs to this host: every container in it is local, even
       // if the host was renamed since.
       if (c.host !== undefined && c.host !== this.hostName) this.log.warn(`container ${c.name}: recorded on host ${c.host}, now host ${this.hostName}`);
-      this.containers.set(c.name, { ...c, host: this.hostName, tenantId, netnsIno: ino ?? c.netnsIno });
+      this.containers.set(c.name, { ...c, host: this.hostName, tenantId, gid: portGidText(tenantId, c.lid), netnsIno: ino ?? c.netnsIno });
     }
     this.log.info(`loaded ${this.containers.size} containers in ${this.tenants.size} tenants from ${this.file}`);
   }
@@ -141,7 +141,7 @@ export class EmbeddedRegistry extends EventEmitter<RegistryEvents> implements Re
       newTenant = true;
     }
     const lid = this.freeLid(tenantId);
-    const c: Container = { name, host: this.hostName, tenant, tenantId, vip: spec.vip, netns, netnsIno, lid, createdAt: new Date().toISOString() };
+    const c: Container = { name, host: this.hostName, tenant, tenantId, vip: spec.vip, netns, netnsIno, lid, gid: portGidText(tenantId, lid), createdAt: new Date().toISOString() };
     if (newTenant) this.tenants.set(tenant, tenantId);
     this.containers.set(name, c);
     try {

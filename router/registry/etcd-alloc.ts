@@ -7,7 +7,7 @@ import type { Etcd3, IKeyValue } from 'etcd3';
 import { ebusy, eexist, eio, enomem } from '../errors.js';
 import type { Logger } from '../log.js';
 import { encodeContainer, EtcdKeys, parseId } from './etcd-keys.js';
-import { QPN_BLOCK_SIZE, QPN_BLOCKS, type Container } from './registry.js';
+import { portGidText, QPN_BLOCK_SIZE, QPN_BLOCKS, type Container } from './registry.js';
 import { LID_MAX } from './spec.js';
 
 /** Lost races before giving up: each loss means another router made progress. */
@@ -58,7 +58,7 @@ async function usedLids(client: Etcd3, keys: EtcdKeys, tenantId: number): Promis
 export async function createContainer(
   client: Etcd3,
   keys: EtcdKeys,
-  base: Omit<Container, 'lid'>,
+  base: Omit<Container, 'lid' | 'gid'>,
 ): Promise<{ c: Container; raw: string; rev: number }> {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     // Read again after a lost race: the winner's LID is in it then.
@@ -66,7 +66,7 @@ export async function createContainer(
     let lid = 1;
     while (taken.has(lid)) lid++;
     if (lid > LID_MAX) throw enomem(`tenant ${base.tenant} has no free LID`);
-    const c: Container = { ...base, lid };
+    const c: Container = { ...base, lid, gid: portGidText(base.tenantId, lid) };
     const raw = encodeContainer(c);
     const ckey = keys.container(c.name);
     const lkey = keys.lid(c.tenantId, lid);

@@ -2,7 +2,7 @@
 // its values. Values written by another router (or by hand) are checked on
 // the way in: a bad one is skipped with a log line, never trusted.
 import { isIP } from 'node:net';
-import type { Container, RouterRecord } from './registry.js';
+import { portGidText, type Container, type RouterRecord } from './registry.js';
 import { HOST_ID_MAX, LID_MAX, NAME_RE, TENANT_ID_MAX } from './spec.js';
 
 export class EtcdKeys {
@@ -63,13 +63,14 @@ export function decodeContainer(text: string, name: string): Container {
     netns: v.netns,
     netnsIno: isInt(v.netnsIno, 0, Number.MAX_SAFE_INTEGER) ? v.netnsIno : 0,
     lid: v.lid,
+    gid: portGidText(v.tenantId, v.lid),
     createdAt: isStr(v.createdAt) ? v.createdAt : '',
   };
 }
 
 export function encodeContainer(c: Container): string {
-  const { name, host, tenant, tenantId, vip, netns, netnsIno, lid, createdAt } = c;
-  return JSON.stringify({ name, host, tenant, tenantId, vip, netns, netnsIno, lid, createdAt });
+  const { name, host, tenant, tenantId, vip, netns, netnsIno, lid, gid, createdAt } = c;
+  return JSON.stringify({ name, host, tenant, tenantId, vip, netns, netnsIno, lid, gid, createdAt });
 }
 
 export function decodeRouter(text: string, host: string): RouterRecord {

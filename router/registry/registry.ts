@@ -17,7 +17,17 @@ export interface Container {
   netnsIno: number;
   /** Port LID, unique within the tenant (across hosts), from 1. */
   lid: number;
+  /** Port GID (gid[0]) in colon form; it follows from tenantId and lid (design.md "Device"). */
+  gid: string;
   createdAt: string;
+}
+
+/** The colon form of a port's GID[0]: fe80::/64 and the port GUID, which holds tenant and LID. */
+export function portGidText(tenantId: number, lid: number): string {
+  const guid = 0x02ff_ff00_0000_0000n | (BigInt(tenantId) << 16n) | BigInt(lid);
+  const words = ['fe80', '0000', '0000', '0000'];
+  for (let i = 3; i >= 0; i--) words.push(((guid >> BigInt(16 * i)) & 0xffffn).toString(16).padStart(4, '0'));
+  return words.join(':');
 }
 
 /** What an operator supplies; the rest is allocated. */
