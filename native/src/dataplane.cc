@@ -66,6 +66,9 @@ bool DataPlane::sweep(uint64_t now) {
   // Start where the last budget-limited sweep stopped, so no QP starves.
   const size_t n = t_.qp_list.size();
   if (sweep_start_ >= n) sweep_start_ = 0;
+  // QPs to other hosts compete for their connection's queue: whoever is
+  // swept first fills it, so the first place goes round.
+  if (!t_.peers.empty() && n > 0) sweep_start_ = (sweep_start_ + 1) % n;
   for (size_t i = 0; i < n; i++) {
     Qp* qp = t_.qp_list[(sweep_start_ + i) % n];
     if (sweep_bytes_ >= kSweepByteBudget) {

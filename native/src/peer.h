@@ -52,6 +52,9 @@ struct PeerConn {
 
   std::deque<TxFrame> txq;
   uint64_t tx_bytes = 0;  // payload + headers queued, not yet written
+  // Last time the socket took bytes (or the queue was empty): a queue that
+  // drains is congestion, one that does not is a dead link.
+  uint64_t tx_progress_ns = 0;
 
   // Receive side: a small staging buffer batches headers of small frames;
   // payloads beyond what it already holds are read straight into memory.

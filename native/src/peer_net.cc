@@ -305,6 +305,8 @@ Peer* DataPlane::peer_of(const PeerConn& c) {
 }
 
 void DataPlane::enqueue(PeerConn& c, TxFrame&& f) {
+  // An idle queue that starts filling starts its stall clock now.
+  if (c.txq.empty()) c.tx_progress_ns = now_ns();
   f.total = sizeof(ffr_peer_hdr) + f.hdr.len;
   c.tx_bytes += f.total;
   c.txq.push_back(std::move(f));
@@ -353,6 +355,7 @@ bool DataPlane::flush_conn(PeerConn& c, std::string* why) {
       return false;
     }
     uint64_t left = static_cast<uint64_t>(w);
+    if (w > 0) c.tx_progress_ns = now_ns();
     Peer* p = peer_of(c);
     if (p) p->bytes_out += left;
     while (left > 0 && !c.txq.empty()) {
@@ -368,6 +371,7 @@ bool DataPlane::flush_conn(PeerConn& c, std::string* why) {
     }
   }
   if (c.want_out) watch(c, false);
+  c.tx_progress_ns = now_ns();
   return true;
 }
 

@@ -194,6 +194,15 @@ bool DataPlane::process_remote(Qp& qp, uint64_t now) {
       rs.ack_deadline_ns = now + t;
     }
     const bool head_done = !rs.inflight.empty() && rs.inflight.front().acked;
+    PeerConn* tc = conn_for(qp.peer, qp.qpn);
+    // (now is the sweep's start: the connection may have moved since.)
+    if (rs.timer_on && t != 0 && now >= rs.ack_deadline_ns && tc != nullptr && !tc->txq.empty() &&
+        now < tc->tx_progress_ns + t) {
+      // Our own queue is still draining into a live socket: the head may
+      // not even be on the wire yet. The RC timer measures the fabric, not
+      // local congestion, so it starts over.
+      rs.ack_deadline_ns = now + t;
+    }
     if (rs.timer_on && t != 0 && now >= rs.ack_deadline_ns && !head_done && qp.wait != Wait::kRnr) {
       // The transport timer: nothing acknowledged in time (or nothing could
       // even be sent). Retry from the oldest WR, at most retry_cnt times,
