@@ -1,51 +1,143 @@
 #!/usr/bin/env node
 /**
- * Benchmark runner: `npm run bench -- [suite...] [--quick]`. Writes
- * bench/results/<timestamp>/results.json and prints a table of ratios.
+ * Benchmark runner.
+ *
+ *   npm run bench -- [--quick] [suite...]
+ *       runs the suites; writes bench/results/<timestamp>/results.json,
+ *       report.md and its .svg charts; prints the figures.
+ *   npm run bench -- compare OLD NEW [--noise F] [--fail-on-regression] [--out FILE.md]
+ *       OLD and NEW are results.json files or their directories.
+ *   npm run bench -- report RESULTS [--out DIR]
+ *       (re)writes report.md and the charts for an existing results.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem, release } from 'node:os';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { arch, cpus, loadavg, release, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { ROOT } from '../test/harness/paths.js';
-import { inter } from './suites/inter.js';
-import { intra } from './suites/intra.js';
+import { compare, comparisonMarkdown, comparisonText, DEFAULT_NOISE, regressions } from './report/compare.js';
+import { writeReport, writeResults } from './report/files.js';
+import { readResults, resultsPath, SCHEMA, type ResultsDocument } from './report/schema.js';
+import { suiteText } from './report/terminal.js';
 import type { SuiteContext, SuiteResult } from './suite.js';
 
-const SUITES: Record<string, (ctx: SuiteContext) => Promise<SuiteResult>> = { intra, inter };
+type Suite = (ctx: SuiteContext) => Promise<SuiteResult>;
 
-function usage(): never {
-  console.error(`usage: npm run bench -- [--quick] [${Object.keys(SUITES).join('|')}]...`);
+// Loaded on use: compare and report need none of the harness the suites pull in.
+const SUITES: Record<string, () => Promise<Suite>> = {
+  intra: async () => (await import('./suites/intra.js')).intra,
+  inter: async () => (await import('./suites/inter.js')).inter,
+};
+
+function usage(msg?: string): never {
+  if (msg) console.error(msg);
+  console.error([
+    `usage: npm run bench -- [--quick] [${Object.keys(SUITES).join('|')}]...`,
+    '       npm run bench -- compare OLD NEW [--noise F] [--fail-on-regression] [--out FILE.md]',
+    '       npm run bench -- report RESULTS [--out DIR]',
+  ].join('\n'));
   process.exit(2);
+}
+
+/** npm runs scripts from the package root; paths on the command line mean the caller's directory. */
+function userPath(p: string): string {
+  return resolve(process.env.INIT_CWD ?? process.cwd(), p);
+}
+
+/** Splits `--name value` options from positional arguments; flags listed in `bare` take no value. */
+function parse(args: string[], valued: string[], bare: string[]): { pos: string[]; opt: Map<string, string> } {
+  const pos: string[] = [], opt = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (!a.startsWith('--')) { pos.push(a); continue; }
+    if (bare.includes(a)) opt.set(a, '');
+    else if (valued.includes(a) && i + 1 < args.length) opt.set(a, args[++i]!);
+    else usage(`unknown or incomplete option ${a}`);
+  }
+  return { pos, opt };
+}
+
+function commit(): string | undefined {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    let dirty = false;
+    try { execFileSync('git', ['diff', '--quiet', 'HEAD'], { cwd: ROOT, stdio: 'ignore' }); } catch { dirty = true; }
+    return dirty ? `${head}+dirty` : head;
+  } catch {
+    return undefined; // not a git checkout
+  }
+}
+
+async function run(args: string[]): Promise<void> {
+  const { pos: names, opt } = parse(args, [], ['--quick']);
+  const quick = opt.has('--quick');
+  for (const n of names) if (!SUITES[n]) usage(`unknown suite ${n}`);
+  const chosen = names.length ? names : Object.keys(SUITES);
+  const tty = process.stderr.isTTY;
+  const t0 = Date.now();
+  const ctx: SuiteContext = {
+    quick,
+    progress: (msg) => {
+      const s = Math.round((Date.now() - t0) / 1000);
+      const line = `[${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}] ${msg}`;
+      if (tty) process.stderr.write(`\r\x1b[K${line.slice(0, (process.stderr.columns || 120) - 1)}`); else console.error(line);
+    },
+  };
+  const loadavgBefore = loadavg();
+  const results: SuiteResult[] = [];
+  for (const n of chosen) results.push(await (await SUITES[n]!())(ctx));
+  if (tty) process.stderr.write('\r\x1b[K');
+  const when = new Date().toISOString();
+  const machine = {
+    cpus: cpus().length, cpuModel: cpus()[0]?.model, memBytes: totalmem(), kernel: release(),
+    loadavgBefore, loadavgAfter: loadavg(), node: process.version, arch: arch(),
+  };
+  const c = commit();
+  const doc: ResultsDocument = { schema: SCHEMA, when, quick, machine, ...(c ? { commit: c } : {}), suites: results };
+  const dir = join(ROOT, 'bench', 'results', when.replace(/[:.]/g, '-'));
+  const json = writeResults(dir, doc);
+  for (const r of results) console.log(`\n${suiteText(r)}`);
+  console.log(`\nresults: ${json}`);
+  // the figures are safe on disk by now; a report bug must not hide them (`report` mode can redo it)
+  try {
+    console.log(`report:  ${writeReport(dir, doc)}`);
+  } catch (e) {
+    console.error(`report.md not written: ${e instanceof Error ? e.stack : String(e)}`);
+    process.exitCode = 1;
+  }
+}
+
+function compareMode(args: string[]): void {
+  const { pos, opt } = parse(args, ['--noise', '--out'], ['--fail-on-regression']);
+  if (pos.length !== 2) usage('compare takes two results files or directories');
+  const noise = opt.has('--noise') ? Number(opt.get('--noise')) : DEFAULT_NOISE;
+  if (!(noise >= 0)) usage('--noise takes a fraction such as 0.05');
+  const [pa, pb] = pos.map((p) => resultsPath(userPath(p))) as [string, string];
+  const c = compare(readResults(pa), readResults(pb), { noise, labels: [pa, pb] });
+  process.stdout.write(comparisonText(c));
+  if (opt.has('--out')) {
+    const out = userPath(opt.get('--out')!);
+    writeFileSync(out, comparisonMarkdown(c));
+    console.log(`comparison: ${out}`);
+  }
+  if (opt.has('--fail-on-regression') && regressions(c).length) process.exitCode = 1;
+}
+
+function reportMode(args: string[]): void {
+  const { pos, opt } = parse(args, ['--out'], []);
+  if (pos.length !== 1) usage('report takes one results file or directory');
+  const file = resultsPath(userPath(pos[0]!));
+  const doc = readResults(file);
+  const out = opt.has('--out') ? userPath(opt.get('--out')!) : dirname(file);
+  for (const r of doc.suites) console.log(`\n${suiteText(r)}`);
+  console.log(`\nreport: ${writeReport(out, doc)}`);
 }
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const quick = args.includes('--quick');
-  const names = args.filter((a) => !a.startsWith('--'));
-  for (const a of args) if (a.startsWith('--') && a !== '--quick') usage();
-  for (const n of names) if (!SUITES[n]) usage();
-  const chosen = names.length ? names : Object.keys(SUITES);
-  const tty = process.stderr.isTTY;
-  const ctx: SuiteContext = {
-    quick,
-    progress: (msg) => { if (tty) process.stderr.write(`\r\x1b[K${msg}`); else console.error(msg); },
-  };
-  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memBytes: totalmem(), kernel: release(), loadavgBefore: loadavg() };
-  const results: SuiteResult[] = [];
-  for (const n of chosen) results.push(await SUITES[n]!(ctx));
-  if (tty) process.stderr.write('\r\x1b[K');
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const dir = join(ROOT, 'bench', 'results', stamp);
-  mkdirSync(dir, { recursive: true });
-  const doc = { schema: 'freeflow-ts-bench/1', when: new Date().toISOString(), quick, machine: { ...machine, loadavgAfter: loadavg() }, suites: results };
-  writeFileSync(join(dir, 'results.json'), `${JSON.stringify(doc, null, 2)}\n`);
-  for (const r of results) {
-    console.log(`\n== ${r.name}`);
-    for (const [k, s] of Object.entries(r.measurements)) console.log(`${k.padEnd(36)} median ${s.median.toFixed(3).padStart(10)}  min ${s.min.toFixed(3)}  max ${s.max.toFixed(3)}  (n=${s.n})`);
-    for (const [k, v] of Object.entries(r.ratios)) console.log(`${k.padEnd(36)} ratio  ${v.toFixed(3).padStart(10)}`);
-    for (const g of r.goals) console.log(`${g.met ? 'MET    ' : 'NOT MET'} ${g.what} (${g.value.toFixed(3)})`);
-  }
-  console.log(`\nresults: ${join(dir, 'results.json')}`);
+  if (args[0] === 'compare') return compareMode(args.slice(1));
+  if (args[0] === 'report') return reportMode(args.slice(1));
+  return run(args);
 }
 
 main().catch((e: unknown) => { console.error(e instanceof Error ? e.stack : e); process.exit(1); });

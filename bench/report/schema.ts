@@ -1,0 +1,63 @@
+/**
+ * The shape of results.json (documented in bench/RESULTS-SCHEMA.md) and how
+ * it is read back. Only optional fields were ever added to /1, so every
+ * results.json written since the first bench run still reads.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SuiteResult } from '../suite.js';
+
+export const SCHEMA = 'freeflow-ts-bench/1';
+
+export interface Machine {
+  cpus: number;
+  cpuModel?: string;
+  memBytes: number;
+  kernel: string;
+  /** os.loadavg(): 1, 5 and 15 minute averages, before the first suite and after the last. */
+  loadavgBefore: number[];
+  loadavgAfter: number[];
+  node?: string;
+  arch?: string;
+}
+
+export interface ResultsDocument {
+  schema: string;
+  /** ISO 8601 time the results were written. */
+  when: string;
+  quick: boolean;
+  machine: Machine;
+  /** `git rev-parse HEAD` of the tree that was measured, '+dirty' appended if it had changes. */
+  commit?: string;
+  suites: SuiteResult[];
+}
+
+/** A load above half the cores means other work shared the machine: the figures are noisier than usual. */
+export function busyWarning(m: Machine): string | undefined {
+  const worst = Math.max(m.loadavgBefore?.[0] ?? 0, m.loadavgAfter?.[0] ?? 0);
+  return worst > m.cpus / 2
+    ? `1-minute load reached ${worst.toFixed(2)} on ${m.cpus} CPUs: other work shared the machine, expect more noise.`
+    : undefined;
+}
+
+/** A results.json path, or a results directory holding one. */
+export function resultsPath(p: string): string {
+  return statSync(p).isDirectory() ? join(p, 'results.json') : p;
+}
+
+/** Reads and checks a results document; the errors name the file, so a wrong argument is obvious. */
+export function readResults(p: string): ResultsDocument {
+  const file = resultsPath(p);
+  const doc = JSON.parse(readFileSync(file, 'utf8')) as Partial<ResultsDocument>;
+  if (typeof doc.schema !== 'string' || !doc.schema.startsWith('freeflow-ts-bench/')) {
+    throw new Error(`${file}: not a freeflow-ts bench results file (schema ${JSON.stringify(doc.schema)})`);
+  }
+  if (doc.schema !== SCHEMA) throw new Error(`${file}: schema ${doc.schema}, this reader knows ${SCHEMA}`);
+  if (!Array.isArray(doc.suites) || typeof doc.machine !== 'object') throw new Error(`${file}: missing suites or machine`);
+  for (const s of doc.suites) {
+    if (typeof s?.name !== 'string' || typeof s.measurements !== 'object' || typeof s.ratios !== 'object' || !Array.isArray(s.goals)) {
+      throw new Error(`${file}: a suite lacks name, measurements, ratios or goals`);
+    }
+  }
+  return doc as ResultsDocument;
+}
