@@ -146,7 +146,7 @@ class DataPlane {
   Qp* connected_peer(const Qp& qp);
   Mr* remote_mr(const Qp& dst, uint32_t rkey, uint64_t addr, uint64_t len, uint32_t need);
   int gather_local(uint32_t sid, uint32_t pd, const uint8_t* sges, uint32_t n, bool write, std::vector<Seg>* out,
-                   uint64_t* total);
+                   uint64_t* total, std::vector<Mr*>* mrs = nullptr);
   Exec wait_resource(Qp& qp, uint64_t now);
   Exec recv_error(Qp& qp, Qp& dst, RecvRing& rr, uint64_t wr_id, uint32_t status);
   void count(uint32_t sid, uint64_t bytes_out, uint64_t bytes_in, uint64_t wrs_out, uint64_t wrs_in);
@@ -205,7 +205,8 @@ class DataPlane {
   void fail_head(Qp& qp, uint32_t status);
   void send_ud_remote(Qp& qp, const Ah& ah, const ffr_swqe& w, const std::vector<Seg>& src, uint64_t len,
                       const uint8_t* inline_data);
-  void add_refs(const std::vector<Seg>& segs, std::vector<std::shared_ptr<Mr>>* refs);
+  void refs_of(const std::vector<Mr*>& mrs, std::vector<std::shared_ptr<Mr>>* refs);
+  static ffr_peer_hdr request_hdr(const Qp& qp, uint32_t op, uint32_t dst_qpn, uint32_t dst_lid, uint32_t psn);
   bool complete_remote_head(Qp& qp, uint64_t now);
   bool process_remote(Qp& qp, uint64_t now);
   void uc_complete(Qp& qp, const ffr_swqe& w, uint32_t status, uint64_t now);
@@ -236,6 +237,7 @@ class DataPlane {
   Tables t_;
   // Scratch for the data-plane thread only (no allocation per WR).
   std::vector<Seg> seg_a_, seg_b_, seg_c_;
+  std::vector<Mr*> seg_a_mrs_;  // the MR behind each piece of seg_a_ (prepare_wr)
   // Bytes moved in the current sweep: past a budget the sweep ends early so
   // the JS thread's mutations never wait behind a long train of big copies.
   uint64_t sweep_bytes_ = 0;

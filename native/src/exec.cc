@@ -157,8 +157,9 @@ DataPlane::Fault DataPlane::guarded_copy(const std::vector<Seg>& src, const std:
 }
 
 int DataPlane::gather_local(uint32_t sid, uint32_t pd, const uint8_t* sges, uint32_t n, bool write,
-                            std::vector<Seg>* out, uint64_t* total) {
+                            std::vector<Seg>* out, uint64_t* total, std::vector<Mr*>* mrs) {
   out->clear();
+  if (mrs != nullptr) mrs->clear();
   *total = 0;
   for (uint32_t i = 0; i < n; i++) {
     ffr_sge s;
@@ -171,6 +172,7 @@ int DataPlane::gather_local(uint32_t sid, uint32_t pd, const uint8_t* sges, uint
     if (write && !(m.access & IBV_ACCESS_LOCAL_WRITE)) return IBV_WC_LOC_PROT_ERR;
     if (s.addr < m.addr || s.length > m.length || s.addr - m.addr > m.length - s.length) return IBV_WC_LOC_PROT_ERR;
     out->push_back({m.base + (s.addr - m.addr), s.length});
+    if (mrs != nullptr) mrs->push_back(it->second);
     *total += s.length;
   }
   return 0;
@@ -398,7 +400,8 @@ Exec DataPlane::exec_atomic(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vecto
 }
 
 // Checks a copied send WQE against its QP and gathers its local memory into
-// seg_a_ (inline data: *inline_data points at it in the copy). Returns the
+// seg_a_, the MR of each piece into seg_a_mrs_ (inline data: *inline_data
+// points at it in the copy, and there are no MRs). Returns the
 // completion status of a WR that fails here, or IBV_WC_SUCCESS.
 uint32_t DataPlane::prepare_wr(Qp& qp, const ffr_swqe& w, const uint8_t* payload, uint64_t* len_out,
                                const uint8_t** inline_data) {
@@ -411,6 +414,7 @@ uint32_t DataPlane::prepare_wr(Qp& qp, const ffr_swqe& w, const uint8_t* payload
   if ((w.send_flags & IBV_SEND_INLINE) != 0 && sendish) {
     if (w.inline_len > qp.max_inline || w.inline_len > qp.sq_stride - sizeof(ffr_swqe)) return IBV_WC_LOC_LEN_ERR;
     seg_a_.clear();
+    seg_a_mrs_.clear();
     if (w.inline_len > 0) seg_a_.push_back({const_cast<uint8_t*>(payload), w.inline_len});
     len = w.inline_len;
     *inline_data = payload;
@@ -418,7 +422,7 @@ uint32_t DataPlane::prepare_wr(Qp& qp, const ffr_swqe& w, const uint8_t* payload
     if (w.num_sge > qp.max_send_sge || sizeof(ffr_swqe) + w.num_sge * sizeof(ffr_sge) > qp.sq_stride)
       return IBV_WC_LOC_QP_OP_ERR;
     const bool writes_local = !sendish;  // READ and atomics land in local memory
-    int st = gather_local(qp.sid, qp.pd, payload, w.num_sge, writes_local, &seg_a_, &len);
+    int st = gather_local(qp.sid, qp.pd, payload, w.num_sge, writes_local, &seg_a_, &len, &seg_a_mrs_);
     if (st != 0) return static_cast<uint32_t>(st);
   }
   if (len > 0x80000000ull) return IBV_WC_LOC_LEN_ERR;

@@ -161,7 +161,8 @@ bool DataPlane::rx_take_rwqe(PeerConn& c, Qp& d, const ffr_peer_hdr& h, bool sca
   }
   uint64_t cap = 0;
   const uint32_t rpd = d.srq ? d.srq->pd : d.pd;
-  int st = gather_local(d.sid, rpd, rbuf + sizeof(ffr_rwqe), rw.num_sge, true, &rs.rx_segs, &cap);
+  std::vector<Mr*> mrs;
+  int st = gather_local(d.sid, rpd, rbuf + sizeof(ffr_rwqe), rw.num_sge, true, &rs.rx_segs, &cap, &mrs);
   if (st != 0) {
     rx_fail(c, d, h, static_cast<uint32_t>(st), FFR_NAK_REM_OP);
     return false;
@@ -171,14 +172,7 @@ bool DataPlane::rx_take_rwqe(PeerConn& c, Qp& d, const ffr_peer_hdr& h, bool sca
     rx_fail(c, d, h, IBV_WC_LOC_LEN_ERR, FFR_NAK_INV_REQ);
     return false;
   }
-  rs.rx_refs.clear();
-  for (const ffr_sge* s = reinterpret_cast<const ffr_sge*>(rbuf + sizeof(ffr_rwqe));
-       s < reinterpret_cast<const ffr_sge*>(rbuf + sizeof(ffr_rwqe)) + rw.num_sge; s++) {
-    uint32_t key;
-    std::memcpy(&key, &s->lkey, sizeof(key));
-    auto it = t_.mr_by_key.find(key);
-    if (it != t_.mr_by_key.end()) rs.rx_refs.push_back(mr_ref(it->second));
-  }
+  refs_of(mrs, &rs.rx_refs);
   return true;
 }
 

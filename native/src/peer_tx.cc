@@ -104,14 +104,9 @@ void DataPlane::send_ud_remote(Qp& qp, const Ah& ah, const ffr_swqe& w, const st
   count(qp.sid, len, 0, 1, 0);
   if (c == nullptr) return;
   TxFrame f;
-  f.hdr.op = FFR_PEER_SEND;
-  f.hdr.code = IBV_QPT_UD;
-  f.hdr.tenant = qp.tenant;
-  f.hdr.src_qpn = qp.qpn;
-  f.hdr.dst_qpn = w.ud_remote_qpn & 0xffffff;
-  f.hdr.src_lid = static_cast<uint16_t>(qp.lid);
   // The AH may be global only: our GIDs carry the LID in their last bytes.
-  f.hdr.dst_lid = static_cast<uint16_t>(ah.dlid != 0 ? ah.dlid : (ah.dgid[14] << 8 | ah.dgid[15]));
+  const uint32_t dlid = ah.dlid != 0 ? ah.dlid : (ah.dgid[14] << 8 | ah.dgid[15]);
+  f.hdr = request_hdr(qp, FFR_PEER_SEND, w.ud_remote_qpn & 0xffffff, dlid, 0);
   f.hdr.qkey = (w.ud_remote_qkey & 0x80000000u) != 0 ? qp.qkey : w.ud_remote_qkey;
   f.hdr.msg_len = static_cast<uint32_t>(len);
   f.hdr.len = static_cast<uint32_t>(len);
@@ -123,22 +118,34 @@ void DataPlane::send_ud_remote(Qp& qp, const Ah& ah, const ffr_swqe& w, const st
     f.own.assign(inline_data, inline_data + len);
   } else {
     f.mem = src;
-    add_refs(src, &f.refs);
+    refs_of(seg_a_mrs_, &f.refs);
   }
   enqueue(*c, std::move(f));
 }
 
-// Keeps the MRs behind a gathered list mapped while frames refer to them.
-void DataPlane::add_refs(const std::vector<Seg>& segs, std::vector<std::shared_ptr<Mr>>* refs) {
-  for (const Seg& s : segs) {
-    for (auto& kv : t_.mrs) {
-      const Mr& m = *kv.second;
-      if (s.p >= m.base && s.p < m.base + m.length) {
-        refs->push_back(kv.second);
-        break;
-      }
-    }
+// Keeps the MRs behind a gathered list mapped while frames refer to them
+// (a WR names a few MRs, often one MR several times).
+void DataPlane::refs_of(const std::vector<Mr*>& mrs, std::vector<std::shared_ptr<Mr>>* refs) {
+  refs->clear();
+  for (size_t i = 0; i < mrs.size(); i++) {
+    if (i > 0 && mrs[i] == mrs[i - 1]) continue;
+    if (auto r = mr_ref(mrs[i])) refs->push_back(std::move(r));
   }
+}
+
+// The header of a request this QP sends: addressing and type; the caller
+// adds what the operation needs.
+ffr_peer_hdr DataPlane::request_hdr(const Qp& qp, uint32_t op, uint32_t dst_qpn, uint32_t dst_lid, uint32_t psn) {
+  ffr_peer_hdr h{};
+  h.op = static_cast<uint8_t>(op);
+  h.code = static_cast<uint16_t>(qp.type);
+  h.tenant = qp.tenant;
+  h.src_qpn = qp.qpn;
+  h.dst_qpn = dst_qpn;
+  h.psn = psn;
+  h.src_lid = static_cast<uint16_t>(qp.lid);
+  h.dst_lid = static_cast<uint16_t>(dst_lid);
+  return h;
 }
 
 bool DataPlane::complete_remote_head(Qp& qp, uint64_t now) {
@@ -182,6 +189,7 @@ bool DataPlane::process_remote(Qp& qp, uint64_t now) {
   if (!write_pending_cqe(qp, now, &work)) return false;
   if (qp.state != FFR_QPS_RTS) return work;
   const bool rc = qp.type == IBV_QPT_RC;
+  PeerConn* c = conn_for(qp.peer, qp.qpn);
   if (rc) {
     work |= complete_remote_head(qp, now);
     if (qp.state != FFR_QPS_RTS) return true;
@@ -194,10 +202,9 @@ bool DataPlane::process_remote(Qp& qp, uint64_t now) {
       rs.ack_deadline_ns = now + t;
     }
     const bool head_done = !rs.inflight.empty() && rs.inflight.front().acked;
-    PeerConn* tc = conn_for(qp.peer, qp.qpn);
     // (now is the sweep's start: the connection may have moved since.)
-    if (rs.timer_on && t != 0 && now >= rs.ack_deadline_ns && tc != nullptr && !tc->txq.empty() &&
-        now < tc->tx_progress_ns + t) {
+    if (rs.timer_on && t != 0 && now >= rs.ack_deadline_ns && c != nullptr && !c->txq.empty() &&
+        now < c->tx_progress_ns + t) {
       // Our own queue is still draining into a live socket: the head may
       // not even be on the wire yet. The RC timer measures the fabric, not
       // local congestion, so it starts over.
@@ -220,18 +227,10 @@ bool DataPlane::process_remote(Qp& qp, uint64_t now) {
     if (qp.wait == Wait::kRnr) qp.wait = Wait::kNone;
   }
   if (rs.stopped) return work;
-  PeerConn* c = conn_for(qp.peer, qp.qpn);
   if (rs.probing) {
     if (!rs.probe_sent && c != nullptr) {
       TxFrame f;
-      f.hdr.op = FFR_PEER_PROBE;
-      f.hdr.code = static_cast<uint16_t>(qp.type);
-      f.hdr.tenant = qp.tenant;
-      f.hdr.src_qpn = qp.qpn;
-      f.hdr.dst_qpn = qp.dest_qpn;
-      f.hdr.psn = rs.next_psn;
-      f.hdr.src_lid = static_cast<uint16_t>(qp.lid);
-      f.hdr.dst_lid = static_cast<uint16_t>(qp.dlid);
+      f.hdr = request_hdr(qp, FFR_PEER_PROBE, qp.dest_qpn, qp.dlid, rs.next_psn);
       enqueue(*c, std::move(f));
       rs.probe_sent = true;
       work = true;
@@ -278,20 +277,15 @@ bool DataPlane::process_remote(Qp& qp, uint64_t now) {
     }
     const uint32_t op = peer_op_of(w.opcode);
     const bool data = op == FFR_PEER_SEND || op == FFR_PEER_WRITE;
+    std::vector<std::shared_ptr<Mr>> wr_refs;
+    refs_of(seg_a_mrs_, &wr_refs);
     // Frame the message, a segment at a time; a full connection queue
     // leaves the rest (tx_off) for the next sweep.
     do {
       const uint64_t seg = data ? std::min<uint64_t>(FFR_PEER_SEG, len - rs.tx_off) : 0;
       if (c != nullptr) {
         TxFrame f;
-        f.hdr.op = static_cast<uint8_t>(op);
-        f.hdr.code = static_cast<uint16_t>(qp.type);
-        f.hdr.tenant = qp.tenant;
-        f.hdr.src_qpn = qp.qpn;
-        f.hdr.dst_qpn = qp.dest_qpn;
-        f.hdr.psn = rs.next_psn;
-        f.hdr.src_lid = static_cast<uint16_t>(qp.lid);
-        f.hdr.dst_lid = static_cast<uint16_t>(qp.dlid);
+        f.hdr = request_hdr(qp, op, qp.dest_qpn, qp.dlid, rs.next_psn);
         f.hdr.msg_len = static_cast<uint32_t>(len);
         f.hdr.offset = static_cast<uint32_t>(rs.tx_off);
         f.hdr.rkey = w.rkey;
@@ -315,7 +309,7 @@ bool DataPlane::process_remote(Qp& qp, uint64_t now) {
             f.own.assign(inline_data + rs.tx_off, inline_data + rs.tx_off + seg);
           } else {
             slice_into(seg_a_, rs.tx_off, seg, &f.mem);
-            add_refs(f.mem, &f.refs);
+            f.refs = wr_refs;
           }
         }
         enqueue(*c, std::move(f));
@@ -336,7 +330,7 @@ bool DataPlane::process_remote(Qp& qp, uint64_t now) {
       e.signaled = signaled;
       if (!data) {
         e.local = seg_a_;
-        add_refs(seg_a_, &e.refs);
+        e.refs = wr_refs;
       }
       rs.inflight.push_back(std::move(e));
       rs.next_psn++;
