@@ -8,6 +8,7 @@ import { packageVersion } from '../paths.js';
 import { tryNetnsInode } from './netns.js';
 import { portGidText, QPN_BLOCKS, type Container, type ContainerSpec, type Registry, type RegistryEvents, type RouterRecord } from './registry.js';
 import { checkSpec, LID_MAX, TENANT_ID_MAX } from './spec.js';
+import { findByTenantLid, findLocalByNetnsIno } from './lookup.js';
 
 const FILE_VERSION = 1;
 
@@ -109,21 +110,11 @@ export class EmbeddedRegistry extends EventEmitter<RegistryEvents> implements Re
   }
 
   findByNetnsIno(ino: number): Container | undefined {
-    for (const c of this.containers.values()) {
-      if (c.host !== this.hostName) continue;
-      // Re-stat: a namespace path can be re-created (container restart) and
-      // an inode of a vanished namespace can be reused by a new one.
-      const now = tryNetnsInode(c.netns);
-      if (now === undefined) continue;
-      c.netnsIno = now;
-      if (now === ino) return { ...c };
-    }
-    return undefined;
+    return findLocalByNetnsIno(this.containers.values(), this.hostName, ino);
   }
 
   findByLid(tenantId: number, lid: number): Container | undefined {
-    for (const c of this.containers.values()) if (c.tenantId === tenantId && c.lid === lid) return { ...c };
-    return undefined;
+    return findByTenantLid(this.containers.values(), tenantId, lid);
   }
 
   async add(spec: ContainerSpec): Promise<Container> {

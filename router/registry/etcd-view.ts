@@ -8,6 +8,7 @@ import { RevCache } from './etcd-cache.js';
 import { decodeContainer, decodeRouter, EtcdKeys } from './etcd-keys.js';
 import { tryNetnsInode } from './netns.js';
 import type { Container, RegistryEvents, RouterRecord } from './registry.js';
+import { findByTenantLid, findLocalByNetnsIno } from './lookup.js';
 
 export type Emit = <K extends keyof RegistryEvents>(event: K, ...args: RegistryEvents[K]) => void;
 
@@ -54,22 +55,11 @@ export class ClusterView {
   }
 
   findByNetnsIno(ino: number): Container | undefined {
-    for (const c of this.containers.values()) {
-      // Namespaces are per host: an inode says nothing about another host's.
-      if (c.host !== this.hostName) continue;
-      // Re-stat: a namespace path can be re-created (container restart) and
-      // an inode of a vanished namespace can be reused by a new one.
-      const now = tryNetnsInode(c.netns);
-      if (now === undefined) continue;
-      c.netnsIno = now;
-      if (now === ino) return { ...c };
-    }
-    return undefined;
+    return findLocalByNetnsIno(this.containers.values(), this.hostName, ino);
   }
 
   findByLid(tenantId: number, lid: number): Container | undefined {
-    for (const c of this.containers.values()) if (c.tenantId === tenantId && c.lid === lid) return { ...c };
-    return undefined;
+    return findByTenantLid(this.containers.values(), tenantId, lid);
   }
 
   routers(): RouterRecord[] {
