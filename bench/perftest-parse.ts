@@ -5,13 +5,15 @@
 export interface BwRow { bytes: number; iterations: number; bwPeakMBps: number; bwAvgMBps: number; msgRateMpps: number }
 export interface LatRow { bytes: number; iterations: number; minUs: number; maxUs: number; typicalUs: number; avgUs: number; stdevUs: number; p99Us: number; p999Us: number }
 
-const NUM = /^-?\d+(\.\d+)?$/;
+// perftest prints "-nan" (printf of a NaN) for t_stdev when its samples
+// overflow the variance sum on a loaded machine: a row, with that cell NaN.
+const NUM = /^(-?\d+(\.\d+)?|-?nan)$/;
 
 function rows(out: string): number[][] {
   const result: number[][] = [];
   for (const line of out.split('\n')) {
     const cols = line.trim().split(/\s+/);
-    if (cols.length >= 5 && cols.every((c) => NUM.test(c))) result.push(cols.map(Number));
+    if (cols.length >= 5 && cols.every((c) => NUM.test(c))) result.push(cols.map((c) => (/nan$/.test(c) ? Number.NaN : Number(c))));
   }
   return result;
 }

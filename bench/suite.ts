@@ -88,4 +88,6 @@ export interface SuiteResult {
   series?: Series[];
   /** Unit and direction per measurement or ratio name; overrides what is guessed from the name. */
   meta?: Record<string, MetricMeta>;
+  /** Wall time the suite took, set by the runner (bench/main.ts). */
+  seconds?: number;
 }

@@ -1,16 +1,18 @@
 // The bench reporting layer on a results document built in memory: report.md
 // sections and rows, standalone SVG charts, and compare()'s noise rule.
 // Pure computation: no router, no namespaces, no processes.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compare, comparisonMarkdown, comparisonText, judge, regressions } from '../bench/report/compare.js';
 import { writeReport, writeResults } from '../bench/report/files.js';
 import { renderReport } from '../bench/report/markdown.js';
+import { parseBw, parseLat } from '../bench/perftest-parse.js';
 import { guessMeasurement, guessRatio } from '../bench/report/metrics.js';
 import { readResults, SCHEMA, type ResultsDocument } from '../bench/report/schema.js';
 import { renderChart } from '../bench/report/svg.js';
+import { svgProblems, validateRun } from '../bench/report/validate.js';
 import type { Summary } from '../bench/stats.js';
 import type { Series, SuiteResult } from '../bench/suite.js';
 
@@ -153,32 +155,10 @@ function resultsDoc(suites: SuiteResult[]): ResultsDocument {
   return JSON.parse(JSON.stringify(doc)) as ResultsDocument;
 }
 
-/** Well-formed enough for a browser: every tag well-formed and closed in order, every & an entity. */
+/** Well-formed enough for a browser (bench/report/validate.ts, what `check` applies to every chart file). */
 function checkXml(svg: string): void {
-  expect(svg.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" ')).toBe(true);
-  const stack: string[] = [];
-  const tag = /<[^>]*>/g;
-  let last = 0;
-  for (let m = tag.exec(svg); m; m = tag.exec(svg)) {
-    const between = svg.slice(last, m.index);
-    expect(between, `text before ${m[0]}`).not.toMatch(/[<>]|&(?!(amp|lt|gt|quot|apos);)/);
-    last = m.index + m[0].length;
-    const t = m[0];
-    if (t.startsWith('<?')) continue;
-    expect(t, 'tag syntax').toMatch(/^<\/?[a-zA-Z][\w:-]*(\s+[\w:-]+="[^"<]*")*\s*\/?>$/);
-    expect(t).not.toMatch(/&(?!(amp|lt|gt|quot|apos);)/);
-    const name = /^<\/?([\w:-]+)/.exec(t)![1]!;
-    if (t.startsWith('</')) expect(stack.pop(), `closing ${name}`).toBe(name);
-    else if (!t.endsWith('/>')) stack.push(name);
-  }
-  expect(stack).toEqual([]);
-  expect(svg.slice(last).trim()).toBe('');
-  expect(svg).not.toMatch(/NaN|undefined|Infinity|null/);
-  // every numeric attribute is a number: no empty or broken coordinates
-  for (const [, attr, v] of svg.matchAll(/\s(x|y|x1|y1|x2|y2|cx|cy|r|width|height)="([^"]*)"/g)) {
-    expect(Number.isFinite(Number(v)), `${attr}="${v}"`).toBe(true);
-  }
-  for (const [, d] of svg.matchAll(/\sd="([^"]*)"/g)) expect(d).toMatch(/^([MLHV][-\d. ]+)+$/);
+  const problems = svgProblems(svg);
+  if (problems.length) throw new Error(problems.join('; '));
 }
 
 /** Escaped text of the SVG as a browser shows it. */
@@ -288,6 +268,81 @@ describe('bench report', () => {
     const files = readdirSync(dir);
     expect(files).toEqual(expect.arrayContaining(['results.json', 'report.md', ...charts.map((c) => c.fileName)]));
     expect(readFileSync(join(dir, 'report.md'), 'utf8')).toBe(markdown);
+  });
+
+  it('checks a written run: well formed passes, each kind of damage is named', () => {
+    const write = (d: ResultsDocument): string => {
+      const dir = mkdtempSync(join(tmpdir(), 'bench-check-'));
+      dirs.push(dir);
+      writeResults(dir, d);
+      writeReport(dir, d);
+      return dir;
+    };
+    const all = ['intra', 'inter', 'sweep'];
+    const good = write(doc);
+    expect(validateRun(good, { suites: all, shapes: true })).toEqual([]);
+    expect(validateRun(join(good, 'results.json'))).toEqual([]);
+    expect(validateRun(good, { suites: [...all, 'scale'] })).toEqual(['suite scale missing (have: intra, inter, sweep)']);
+
+    // without the sweep's own charts nothing shows bandwidth against size, percentiles or scaling
+    expect(validateRun(write(resultsDoc([intraSuite(), interSuite()])), { suites: ['intra', 'inter'], shapes: true }))
+      .toEqual(['no chart of bandwidth against message size', 'no chart of latency percentiles', 'no chart of a scaling curve']);
+
+    const damaged = (f: (d: ResultsDocument) => void): string[] => {
+      const d = structuredClone(doc);
+      f(d);
+      return validateRun(write(d), { suites: all });
+    };
+    expect(damaged((d) => { d.suites[0]!.measurements.memcpy_gbps_65536!.min = 500; }))
+      .toEqual(['suite intra: measurement memcpy_gbps_65536 has median outside [min, max]']);
+    expect(damaged((d) => { (d.suites[1]!.measurements as Record<string, unknown>).tcp_inter_gbps = { median: 1 }; }))
+      .toEqual(['suite inter: measurement tcp_inter_gbps is not {median, min, max, n}']);
+    expect(damaged((d) => { d.suites[1]!.measurements = {}; })).toEqual(['suite inter: no measurements', 'suite inter: no measurement has a number']);
+    expect(damaged((d) => { d.suites[2]!.series![0]!.lines = []; })).toContain('suite sweep series bw-vs-size: no lines');
+    expect(damaged((d) => { d.suites[2]!.series![1]!.id = 'a b'; })).toContain('suite sweep series a b: id "a b" is not file-name safe');
+    expect(damaged((d) => { d.suites[2]!.meta = { nope: { unit: 'x' } }; })).toEqual(['suite sweep: meta for unknown name nope']);
+
+    // report.md and chart files: a missing link, a missing file, a broken file
+    const dir = write(doc);
+    const report = join(dir, 'report.md');
+    writeFileSync(report, readFileSync(report, 'utf8').replace('](sweep-lat-percentiles.svg)', ']()'));
+    rmSync(join(dir, 'intra-ratios.svg'));
+    writeFileSync(join(dir, 'inter-ratios.svg'), '<svg>');
+    expect(validateRun(dir)).toEqual([
+      'intra-ratios.svg missing',
+      'inter-ratios.svg: no XML prolog or SVG namespace',
+      'inter-ratios.svg: unclosed <svg>',
+      'report.md does not link sweep-lat-percentiles.svg',
+    ]);
+    rmSync(report);
+    expect(validateRun(dir)).toEqual(['report.md missing']);
+    writeFileSync(join(dir, 'results.json'), '{"schema":"something else"}');
+    expect(validateRun(dir)[0]).toMatch(/not a freeflow-ts bench results file/);
+  });
+
+  it('parses perftest tables, including the -nan a loaded machine prints for t_stdev', () => {
+    const bw = [
+      ' #bytes     #iterations    BW peak[Gb/sec]    BW average[Gb/sec]   MsgRate[Mpps]',
+      ' 65536      5000             187.25             186.97               0.356633',
+      ' 1048576    5000             362.13             361.60               0.043106',
+      '---------------------------------------------------------------------------------------',
+    ].join('\n');
+    expect(parseBw(bw)).toEqual([
+      { bytes: 65536, iterations: 5000, bwPeakMBps: 187.25, bwAvgMBps: 186.97, msgRateMpps: 0.356633 },
+      { bytes: 1048576, iterations: 5000, bwPeakMBps: 362.13, bwAvgMBps: 361.6, msgRateMpps: 0.043106 },
+    ]);
+    const lat = [
+      ' #bytes #iterations    t_min[usec]    t_max[usec]  t_typical[usec]    t_avg[usec]    t_stdev[usec]   99% percentile[usec]   99.9% percentile[usec] ',
+      ' 2       100          2.50           18000.00     60.00        700.10       -nan        24000.00    96000.00',
+      ' 4       1000         4.11           40.02        4.48         4.61         0.90        12.41       30.10',
+    ].join('\n');
+    const rows = parseLat(lat);
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatchObject({ bytes: 2, typicalUs: 60, p99Us: 24000, p999Us: 96000 });
+    expect(rows[0]!.stdevUs).toBeNaN();
+    expect(rows[1]).toEqual({ bytes: 4, iterations: 1000, minUs: 4.11, maxUs: 40.02, typicalUs: 4.48, avgUs: 4.61, stdevUs: 0.9, p99Us: 12.41, p999Us: 30.1 });
+    expect(parseLat(bw)).toEqual([]); // a bandwidth table has five columns
+    expect(parseBw(lat)).toEqual([]);
   });
 
   it('guesses units and directions from the names the suites use', () => {

@@ -14,6 +14,10 @@ export interface Report { markdown: string; charts: Chart[] }
 
 function gib(b: number): string { return `${(b / 2 ** 30).toFixed(1)} GiB`; }
 
+function duration(s: number): string {
+  return s < 120 ? `${Math.round(s)} s` : `${Math.floor(s / 60)} min ${String(Math.round(s % 60)).padStart(2, '0')} s`;
+}
+
 function load(l: number[] | undefined): string {
   return l?.length ? l.map((v) => v.toFixed(2)).join(' / ') : 'n/a';
 }
@@ -29,7 +33,10 @@ function header(doc: ResultsDocument): string[] {
     `- **Load average (1 / 5 / 15 min):** before ${load(m.loadavgBefore)}, after ${load(m.loadavgAfter)}`,
   ];
   if (doc.commit) lines.push(`- **Commit:** ${doc.commit}`);
-  lines.push(`- **Schema:** ${doc.schema}`, `- **Suites:** ${doc.suites.map((s) => s.name).join(', ') || 'none'}`);
+  const timed = doc.suites.filter((s) => typeof s.seconds === 'number');
+  const took = timed.length ? ` (total ${duration(timed.reduce((a, s) => a + s.seconds!, 0))}: ${timed.map((s) => `${s.name} ${duration(s.seconds!)}`).join(', ')})` : '';
+  lines.push(`- **Schema:** ${doc.schema}`, `- **Suites:** ${doc.suites.map((s) => s.name).join(', ') || 'none'}${took}`);
+  for (const f of doc.failed ?? []) lines.push('', `> **Suite ${f.name} failed** and has no figures: ${mdCell(f.error.split('\n')[0] ?? '')}`);
   const warn = busyWarning(m);
   if (warn) lines.push('', `> **Note:** ${warn}`);
   lines.push('', 'Medians over repetitions with their min and max; each ratio divides two medians of the same run, pair by pair.');

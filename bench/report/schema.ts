@@ -30,6 +30,8 @@ export interface ResultsDocument {
   /** `git rev-parse HEAD` of the tree that was measured, '+dirty' appended if it had changes. */
   commit?: string;
   suites: SuiteResult[];
+  /** Suites that threw instead of returning results; the others still ran. */
+  failed?: { name: string; error: string }[];
 }
 
 /** A load above half the cores means other work shared the machine: the figures are noisier than usual. */
