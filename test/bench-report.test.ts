@@ -421,5 +421,9 @@ describe('bench compare', () => {
     const q = compare(old, { ...changed(), quick: true, machine: { ...old.machine, cpus: 8 } });
     expect(q.notes.join('\n')).toMatch(/old is full, new is quick/);
     expect(q.notes.join('\n')).toMatch(/different machines/);
+    // other work before the run is noise; the run's own busy-polling load after it is not
+    const busy = compare(old, { ...old, machine: { ...old.machine, loadavgBefore: [1.5, 1, 1] } });
+    expect(busy.notes.join('\n')).toMatch(/new: 1-minute load was 1.50 on 2 CPUs when the run started/);
+    expect(compare(old, { ...old, machine: { ...old.machine, loadavgAfter: [3, 2, 1] } }).notes.join('\n')).not.toMatch(/load/);
   });
 });
