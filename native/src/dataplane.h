@@ -169,7 +169,8 @@ class DataPlane {
   void conn_down(Peer& p, uint32_t index, const std::string& why);
   void drop_peer_conns(Peer& p, const char* why);
   void drop_unbound(PeerConn& c);
-  PeerConn* conn_for(uint32_t host, uint32_t qpn);
+  static uint32_t flow_of(const Qp& qp);
+  PeerConn* conn_for(uint32_t host, uint32_t flow);
   Peer* peer_of(const PeerConn& c);
   void enqueue(PeerConn& c, TxFrame&& f);
   bool flush_conn(PeerConn& c, std::string* why);
@@ -207,7 +208,8 @@ class DataPlane {
                       const uint8_t* inline_data);
   void refs_of(const std::vector<Mr*>& mrs, std::vector<std::shared_ptr<Mr>>* refs);
   static ffr_peer_hdr request_hdr(const Qp& qp, uint32_t op, uint32_t dst_qpn, uint32_t dst_lid, uint32_t psn);
-  bool complete_remote_head(Qp& qp, uint64_t now);
+  bool complete_remote_head(Qp& qp, uint64_t now, bool may_wait = true);
+  void complete_on_arrival(Qp& qp, uint64_t now);
   bool process_remote(Qp& qp, uint64_t now);
   void uc_complete(Qp& qp, const ffr_swqe& w, uint32_t status, uint64_t now);
 

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -291,11 +292,23 @@ void DataPlane::drop_peer_conns(Peer& p, const char* why) {
   for (uint32_t i = 0; i < p.pool; i++) conn_down(p, i, why);
 }
 
-PeerConn* DataPlane::conn_for(uint32_t host, uint32_t qpn) {
+// The pool connection of a flow. A connected QP pair hashes its two QPNs
+// in a fixed order, so both directions share one connection: the ACK of a
+// SEND and the SEND its receiver answers with then arrive in the order they
+// were sent, and the requester completes the first before the second (as an
+// HCA does). Apps waiting on a channel shared by both CQs rely on that.
+uint32_t DataPlane::flow_of(const Qp& qp) {
+  if (qp.type == FFR_QPT_UD) return qp.qpn;  // unordered anyway: spread by the sender
+  const uint32_t lo = std::min(qp.qpn, qp.dest_qpn), hi = std::max(qp.qpn, qp.dest_qpn);
+  uint32_t k = lo ^ (hi * 0x9e3779b1u);  // QPNs handed out in sequence still spread over the pool
+  return k ^ (k >> 16);
+}
+
+PeerConn* DataPlane::conn_for(uint32_t host, uint32_t flow) {
   auto it = t_.peers.find(host);
   if (it == t_.peers.end()) return nullptr;
   Peer& p = *it->second;
-  PeerConn* c = p.conns[qpn % p.pool].get();
+  PeerConn* c = p.conns[flow % p.pool].get();
   return c != nullptr && c->state == ConnState::kUp ? c : nullptr;
 }
 

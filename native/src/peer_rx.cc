@@ -502,6 +502,16 @@ void DataPlane::rx_probe(PeerConn& c, const ffr_peer_hdr& h) {
   else reply(c, h, FFR_PEER_NAK, FFR_NAK_RNR, d->min_rnr_timer);
 }
 
+// A response frame completes what it answers now, not at the next sweep of
+// the QP: a frame read right after it on this connection (the peer's own
+// SEND, sent after this ACK) completes on this side after it, as on an HCA.
+// Only what needs no waiting is done here: a full send CQ (which leaves the
+// QP's wait state alone) or a QP no longer sending is left to process_remote.
+void DataPlane::complete_on_arrival(Qp& q, uint64_t now) {
+  if (q.state != FFR_QPS_RTS || q.cqe_pending) return;
+  (void)complete_remote_head(q, now, false);
+}
+
 void DataPlane::on_response(PeerConn& c, const ffr_peer_hdr& h, Job job, uint64_t now) {
   if (h.op == FFR_PEER_READ_REQ) return rx_read(c, h);
   if (h.op == FFR_PEER_PROBE) return rx_probe(c, h);
@@ -543,6 +553,7 @@ void DataPlane::on_response(PeerConn& c, const ffr_peer_hdr& h, Job job, uint64_
       rs.retries = 0;
       q->rnr_used = 0;
       rs.ack_deadline_ns = now + t;
+      complete_on_arrival(*q, now);
     }
     return;
   }
@@ -593,6 +604,7 @@ void DataPlane::on_response(PeerConn& c, const ffr_peer_hdr& h, Job job, uint64_
   rs.retries = 0;
   q->rnr_used = 0;
   rs.ack_deadline_ns = now + t;
+  complete_on_arrival(*q, now);
 }
 
 // Reads what the socket has, frame by frame. False: the connection failed

@@ -100,7 +100,7 @@ void DataPlane::fail_head(Qp& qp, uint32_t status) {
 // is complete once queued (or dropped when there is no connection).
 void DataPlane::send_ud_remote(Qp& qp, const Ah& ah, const ffr_swqe& w, const std::vector<Seg>& src, uint64_t len,
                                const uint8_t* inline_data) {
-  PeerConn* c = conn_for(ah.peer, qp.qpn);
+  PeerConn* c = conn_for(ah.peer, flow_of(qp));
   count(qp.sid, len, 0, 1, 0);
   if (c == nullptr) return;
   TxFrame f;
@@ -148,7 +148,7 @@ ffr_peer_hdr DataPlane::request_hdr(const Qp& qp, uint32_t op, uint32_t dst_qpn,
   return h;
 }
 
-bool DataPlane::complete_remote_head(Qp& qp, uint64_t now) {
+bool DataPlane::complete_remote_head(Qp& qp, uint64_t now, bool may_wait) {
   RemoteState& rs = *qp.remote;
   bool work = false;
   while (!rs.inflight.empty() && rs.inflight.front().acked) {
@@ -156,7 +156,7 @@ bool DataPlane::complete_remote_head(Qp& qp, uint64_t now) {
     const bool failed = e.status != IBV_WC_SUCCESS;
     const bool cqe = failed || e.signaled || qp.sq_sig_all;
     if (cqe && !cq_room(*qp.send_cq)) {
-      wait_room(qp, now);
+      if (may_wait) wait_room(qp, now);
       return work;
     }
     ffr_cqe c{};
@@ -189,7 +189,7 @@ bool DataPlane::process_remote(Qp& qp, uint64_t now) {
   if (!write_pending_cqe(qp, now, &work)) return false;
   if (qp.state != FFR_QPS_RTS) return work;
   const bool rc = qp.type == IBV_QPT_RC;
-  PeerConn* c = conn_for(qp.peer, qp.qpn);
+  PeerConn* c = conn_for(qp.peer, flow_of(qp));
   if (rc) {
     work |= complete_remote_head(qp, now);
     if (qp.state != FFR_QPS_RTS) return true;
