@@ -167,6 +167,11 @@ void check_error(struct client *cl, const char *name, unsigned peer_access, uint
 void check_wrong_state(struct client *cl);
 void check_rnr(struct client *cl);
 
+/* ------------------------------------------------------------ order.c */
+
+void serve_echo(struct dev *d, struct conn *c, struct chan *ch, unsigned n, unsigned len);
+void check_order(struct client *cl, unsigned n, unsigned len);
+
 /* ------------------------------------------------------------ client.c, wall.c */
 
 void run_client(struct dev *d, const char *host, int port);

@@ -31,7 +31,7 @@ void serve(struct dev *d, struct chan *ch)
 	server_info(d, ch);
 	while (!chan_recv(ch, line, sizeof(line))) {
 		uint64_t off, len, seed, val;
-		unsigned access, rnr, lid, qpn, psn, n, tmo;
+		unsigned access, rnr, lid, qpn, psn, n, tmo, mlen;
 
 		if (!strcmp(line, "BYE")) {
 			chan_send(ch, "OK");
@@ -128,6 +128,8 @@ void serve(struct dev *d, struct chan *ch)
 					       (wc[i].wc_flags & IBV_WC_WITH_IMM) ? ntohl(wc[i].imm_data) : 0,
 					       (unsigned)wc[i].wc_flags);
 			chan_send(ch, "%s", out);
+		} else if (sscanf(line, "ECHO %u %u", &n, &mlen) == 2) {
+			serve_echo(d, &c, ch, n, mlen);
 		} else if (!strcmp(line, "STATE")) {
 			chan_send(ch, "STATE %d", c.qp ? qp_state(c.qp) : -1);
 		} else {
