@@ -1,11 +1,16 @@
-/* Completion channels (docs/design.md "CQ notification"): an EFD_SEMAPHORE
- * eventfd per channel, one count per event; each CQ's ring header counts
- * the events fired for it, so a count read from the fd maps to the CQ whose
- * counter runs ahead of what the shim handed out. */
+/* Completion channels (docs/design.md "CQ notification"). Each CQ's ring
+ * header counts the events fired for it: those counters are the truth, and
+ * an event is a CQ whose counter runs ahead of what the shim handed out.
+ * The channel fd only wakes waiters: it is one end of a socketpair, and
+ * whoever fires (the data plane, or the shim itself) sends one byte into the
+ * other end without ever blocking. A byte may be dropped when the app lets
+ * them pile up; the shim keeps the fd readable while any event is pending,
+ * so nothing is lost but the byte. A socket rather than an eventfd because
+ * only a socket has a per-call MSG_DONTWAIT: the app owns the fd's flags,
+ * and an eventfd it filled up would block the router's write. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sched.h>
-#include <sys/eventfd.h>
 #include "ffshim.h"
 #include "sys.h"
 
@@ -15,23 +20,25 @@ FFS_EXPORT struct ibv_comp_channel *ibv_create_comp_channel(struct ibv_context *
 	struct ffr_create_channel_req req = { 0 };
 	struct ffr_create_channel_rep rep;
 	struct ffs_channel *ch;
-	int ret, fd;
+	int ret, sv[2];
 
 	ch = calloc(1, sizeof(*ch));
 	if (!ch) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	fd = eventfd(0, EFD_SEMAPHORE | EFD_CLOEXEC);
-	if (fd < 0) {
+	if (ffs_sys_socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
 		ret = -errno;
 		goto err_free;
 	}
-	ret = ffs_call(FFR_MSG_CREATE_CHANNEL, &req, &fd, 1, &rep, NULL, 0);
+	/* Nothing ever flows from the app's end to the router's. */
+	(void)syscall(SYS_shutdown, sv[0], SHUT_WR);
+	ret = ffs_call(FFR_MSG_CREATE_CHANNEL, &req, &sv[1], 1, &rep, NULL, 0);
 	if (ret)
 		goto err_close;
 	ch->ibch.context = context;
-	ch->ibch.fd = fd;
+	ch->ibch.fd = sv[0];
+	ch->wake = sv[1];
 	ch->ibch.refcnt = 0;
 	ch->handle = rep.channel;
 	pthread_mutex_init(&ch->lock, NULL);
@@ -42,7 +49,8 @@ FFS_EXPORT struct ibv_comp_channel *ibv_create_comp_channel(struct ibv_context *
 	return &ch->ibch;
 
 err_close:
-	ffs_sys_close(fd);
+	ffs_sys_close(sv[0]);
+	ffs_sys_close(sv[1]);
 err_free:
 	free(ch);
 	errno = -ret;
@@ -69,26 +77,57 @@ FFS_EXPORT int ibv_destroy_comp_channel(struct ibv_comp_channel *channel)
 	ffs_list_del(&ch->link);
 	pthread_mutex_unlock(&ctx->lock);
 	ffs_sys_close(channel->fd);
+	ffs_sys_close(ch->wake);
 	pthread_mutex_destroy(&ch->lock);
 	free(ch);
 	return 0;
 }
 
-/* The CQ whose fired-event counter is ahead of what we handed out. */
-static struct ffs_cq *take_event(struct ffs_channel *ch)
+/* Sends one wake-up byte towards the channel fd. A full socket already
+ * reads as readable, so a failure is nothing to act on. */
+static void channel_wake(struct ffs_channel *ch)
+{
+	char one = 1;
+
+	if (ffs_sys_send_nb(ch->wake, &one, 1) < 0) {
+		/* EAGAIN: the app has wake-ups it has not read yet */
+	}
+}
+
+/* Empties the channel fd of wake-ups; the counters say what happened. */
+static void channel_drain(struct ffs_channel *ch)
+{
+	char buf[64];
+
+	while (ffs_sys_recv_nb(ch->ibch.fd, buf, sizeof(buf)) == (ssize_t)sizeof(buf))
+		;
+}
+
+/* The CQ whose fired-event counter is ahead of what we handed out; *more
+ * says whether any CQ of the channel still is after this one. */
+static struct ffs_cq *take_event(struct ffs_channel *ch, int *more)
 {
 	struct ffs_cq *found = NULL;
 
+	*more = 0;
 	pthread_mutex_lock(&ch->lock);
 	ffs_list_for_each(&ch->cqs, it) {
 		struct ffs_cq *cq = ffs_container_of(it, struct ffs_cq, ch_link);
 		/* Acquire pairs with the firing side's atomic increment that
-		 * precedes its eventfd write. */
+		 * precedes its wake-up byte. */
 		uint32_t ev = __atomic_load_n(&cq->ring.hdr->events,
 					      __ATOMIC_ACQUIRE);
 
+		if (found) {
+			if ((int32_t)(ev - cq->events_taken) > 0) {
+				*more = 1;
+				break;
+			}
+			continue;
+		}
 		if ((int32_t)(ev - cq->events_taken) > 0) {
 			cq->events_taken++;
+			*more = (int32_t)(ev - cq->events_taken) > 0;
 			/* Everything up to here is announced by this event. */
 			__atomic_store_n(&cq->event_prod,
 					 ffr_load_acquire(&cq->ring.hdr->prod),
@@ -98,7 +137,8 @@ static struct ffs_cq *take_event(struct ffs_channel *ch)
 			cq->events_delivered++;
 			pthread_mutex_unlock(&cq->ibcq.mutex);
 			found = cq;
-			break;
+			if (*more)
+				break;
 		}
 	}
 	pthread_mutex_unlock(&ch->lock);
@@ -113,65 +153,57 @@ FFS_EXPORT int ibv_get_cq_event(struct ibv_comp_channel *channel,
 
 	for (;;) {
 		struct ffs_cq *fcq;
-		uint64_t v;
-		ssize_t n;
+		int more;
 
 		if (ffs_router_gone() && ffs_session_probe()) {
 			errno = EIO;
 			return -1;
 		}
-		if (!nonblock) {
-			/* Wait on the channel and on the control socket, so a
-			 * router that dies turns into EIO instead of a hang. */
-			struct pollfd p[2] = {
-				{ .fd = channel->fd, .events = POLLIN },
-				{ .fd = ffs_sess.fd, .events = POLLIN },
-			};
-			int np = p[1].fd >= 0 ? 2 : 1;
-			int r = ffs_sys_poll(p, (nfds_t)np, -1);
-
-			if (r < 0) {
-				if (errno == EINTR)
-					continue;
-				return -1;
-			}
-			if (np == 2 && p[1].revents && !(p[0].revents & POLLIN)) {
-				if (ffs_session_probe()) {
-					errno = EIO;
-					return -1;
-				}
-				/* Readable only because another thread's reply is
-				 * in flight: wait on the channel alone for a bit. */
-				ffs_sys_poll(p, 1, 1);
-				continue;
-			}
-			if (!(p[0].revents & POLLIN))
-				continue;
+		/* Drain before looking: a firer counts, then sends its byte,
+		 * so any byte drained here has its count visible below, and
+		 * one sent after the look will wake the poll. */
+		channel_drain(ch);
+		fcq = take_event(ch, &more);
+		if (fcq) {
+			/* Level-triggered for the app's own poll/epoll: the fd
+			 * stays readable while events remain. */
+			if (more)
+				channel_wake(ch);
+			*cq = (struct ibv_cq *)&fcq->ibcq;
+			*cq_context = fcq->ibcq.cq_context;
+			return 0;
 		}
-		n = ffs_sys_read(channel->fd, &v, sizeof(v));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN && nonblock && ffs_session_probe())
-				errno = EIO;
+		if (ffs_router_gone()) {
+			errno = EIO;
 			return -1;
 		}
-		fcq = take_event(ch);
-		if (!fcq) {
-			if (ffs_router_gone()) {
+		if (nonblock) {
+			errno = ffs_session_probe() ? EIO : EAGAIN;
+			return -1;
+		}
+		/* Wait on the channel and on the control socket, so a router
+		 * that dies turns into EIO instead of a hang. */
+		struct pollfd p[2] = {
+			{ .fd = channel->fd, .events = POLLIN },
+			{ .fd = ffs_sess.fd, .events = POLLIN },
+		};
+		int np = p[1].fd >= 0 ? 2 : 1;
+		int r = ffs_sys_poll(p, (nfds_t)np, -1);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (np == 2 && p[1].revents && !(p[0].revents & POLLIN)) {
+			if (ffs_session_probe()) {
 				errno = EIO;
 				return -1;
 			}
-			/* A count for a CQ destroyed since: wait for the next. */
-			if (nonblock) {
-				errno = EAGAIN;
-				return -1;
-			}
-			continue;
+			/* Readable only because another thread's reply is in
+			 * flight: wait on the channel alone for a bit. */
+			ffs_sys_poll(p, 1, 1);
 		}
-		*cq = (struct ibv_cq *)&fcq->ibcq;
-		*cq_context = fcq->ibcq.cq_context;
-		return 0;
 	}
 }
 
@@ -190,5 +222,5 @@ void ffs_cq_fire(struct ffs_cq *cq)
 {
 	__atomic_fetch_add(&cq->ring.hdr->events, 1, __ATOMIC_ACQ_REL);
 	if (cq->ibcq.channel)
-		ffs_eventfd_signal(cq->ibcq.channel->fd);
+		channel_wake(to_fch(cq->ibcq.channel));
 }

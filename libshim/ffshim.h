@@ -96,7 +96,8 @@ struct ffs_mr {
 };
 
 struct ffs_channel {
-	struct ibv_comp_channel ibch;	/* fd = EFD_SEMAPHORE eventfd */
+	struct ibv_comp_channel ibch;	/* fd = our end of a socketpair: wake-ups in */
+	int wake;			/* the other end (the router has a copy): wake-ups out */
 	uint32_t handle;
 	struct ffs_list cqs;		/* under lock */
 	pthread_mutex_t lock;

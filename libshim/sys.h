@@ -1,7 +1,7 @@
 /* Raw system calls for the shim's own file descriptors. A socket-preload
  * library (rsocket's librspreload, ...) may be loaded next to the shim and
  * interposes the libc wrappers; going straight to the kernel keeps the
- * control socket, eventfds and doorbell out of its hands. */
+ * control socket, channel sockets, eventfds and doorbell out of its hands. */
 #ifndef FFS_SYS_H
 #define FFS_SYS_H
 
@@ -55,6 +55,23 @@ static inline int ffs_sys_poll(struct pollfd *fds, nfds_t n, int timeout_ms)
 		tsp = &ts;
 	}
 	return (int)syscall(SYS_ppoll, fds, n, tsp, NULL, (size_t)(_NSIG / 8));
+}
+
+/* Per-call non-blocking socket I/O, whatever the descriptor's own flags:
+ * the app owns those of a channel fd (it may set or clear O_NONBLOCK). */
+static inline ssize_t ffs_sys_send_nb(int fd, const void *buf, size_t n)
+{
+	return syscall(SYS_sendto, fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL, NULL, 0);
+}
+
+static inline ssize_t ffs_sys_recv_nb(int fd, void *buf, size_t n)
+{
+	return syscall(SYS_recvfrom, fd, buf, n, MSG_DONTWAIT, NULL, NULL);
+}
+
+static inline int ffs_sys_socketpair(int domain, int type, int proto, int sv[2])
+{
+	return (int)syscall(SYS_socketpair, domain, type, proto, sv);
 }
 
 /* Adds one count to an eventfd; a full counter (EAGAIN) already means

@@ -139,8 +139,12 @@ export declare class DataPlane {
   addSession(sid: number, opts: { tenant: number; lid: number }): { pageFd: number; doorbellFd: number };
   /** Reclaims every native object of the session. crashed: RC QPs of other sessions connected to its QPs go to ERR (head send RETRY_EXC_ERR, rest flushed). */
   removeSession(sid: number, crashed: boolean): void;
-  /** Takes ownership of eventFd (even when it throws). */
-  addChannel(sid: number, ch: number, eventFd: number): void;
+  /**
+   * wakeFd: the shim's end of a unix stream socketpair; one byte is sent per
+   * event, never blocking (EINVAL for any other kind of fd). Takes ownership
+   * of it (even when it throws).
+   */
+  addChannel(sid: number, ch: number, wakeFd: number): void;
   removeChannel(sid: number, ch: number): void;
   /** entries = ring slots the router chose (>= cqe + 1, 2..FFR_MAX_CQE+1), rounded up to a power of two and returned as `entries`. channel 0 = none. */
   createCq(sid: number, cq: number, opts: { entries: number; channel?: number }): RingFd & { entries: number };

@@ -65,15 +65,7 @@ void DataPlane::notify(Cq& cq, bool solicited_or_error) {
   // The shim may fire the same arming itself; exactly one winner signals.
   if (!cmpxchg(&cq.hdr->armed, armed, FFR_CQ_DISARMED)) return;
   atomic_inc(&cq.hdr->events);
-  if (cq.channel) {
-    // The shim's eventfd is blocking and the shim can fill its counter: never
-    // block the data plane on it (a write races only with the shim's own).
-    pollfd p{cq.channel->efd.get(), POLLOUT, 0};
-    if (::poll(&p, 1, 0) == 1 && (p.revents & POLLOUT) != 0) {
-      uint64_t one = 1;
-      (void)!::write(cq.channel->efd.get(), &one, sizeof(one));
-    }
-  }
+  if (cq.channel) cq.channel->signal();
 }
 
 void DataPlane::set_state(Qp& qp, uint32_t state) {

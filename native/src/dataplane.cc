@@ -235,14 +235,8 @@ void DataPlane::shutdown() {
       notify(cq, true);
       if (cq.channel && load_acquire(&cq.hdr->events) != before) fired[cq.channel.get()] = true;
     }
-    for (auto& kv : t_.channels) {
-      if (fired.count(kv.second.get())) continue;
-      // Blocking shim eventfd: never wait on it (see notify()).
-      pollfd p{kv.second->efd.get(), POLLOUT, 0};
-      if (::poll(&p, 1, 0) != 1 || (p.revents & POLLOUT) == 0) continue;
-      uint64_t one = 1;
-      (void)!::write(kv.second->efd.get(), &one, sizeof(one));
-    }
+    for (auto& kv : t_.channels)
+      if (!fired.count(kv.second.get())) kv.second->signal();
   }
   kick();
 }

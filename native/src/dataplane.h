@@ -75,7 +75,7 @@ class DataPlane {
   // page is the caller's to send and close; doorbell stays the session's.
   SessionFds add_session(uint32_t sid, uint32_t tenant, uint32_t lid);
   void remove_session(uint32_t sid, bool crashed);
-  void add_channel(uint32_t sid, uint32_t ch, UniqueFd efd);
+  void add_channel(uint32_t sid, uint32_t ch, UniqueFd wake);
   void remove_channel(uint32_t sid, uint32_t ch);
   RingInfo create_cq(uint32_t sid, uint32_t cq, uint32_t entries, uint32_t channel);
   void destroy_cq(uint32_t sid, uint32_t cq);

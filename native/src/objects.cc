@@ -135,16 +135,18 @@ void DataPlane::remove_session(uint32_t sid, bool crashed) {
   kick();
 }
 
-void DataPlane::add_channel(uint32_t sid, uint32_t ch, UniqueFd efd) {
+void DataPlane::add_channel(uint32_t sid, uint32_t ch, UniqueFd wake) {
   require_handle(ch, "channel");
-  // notify() writes to this fd on the data-plane thread with the lock held: a
-  // pipe or socket that nobody drains would block it, and every tenant, forever.
+  // notify() sends to this fd on the data-plane thread with the lock held:
+  // only a socket takes a per-call MSG_DONTWAIT, so only a socket is safe
+  // whatever the app does to its flags (a pipe or an eventfd it filled would
+  // block every tenant, forever).
   {
-    char link[64];
-    const std::string path = "/proc/self/fd/" + std::to_string(efd.get());
-    const ssize_t n = ::readlink(path.c_str(), link, sizeof(link) - 1);
-    if (n < 0 || std::string(link, static_cast<size_t>(n)) != "anon_inode:[eventfd]")
-      throw_err(EINVAL, "channel fd is not an eventfd");
+    int domain = 0, type = 0;
+    socklen_t len = sizeof(int);
+    if (::getsockopt(wake.get(), SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || domain != AF_UNIX ||
+        (len = sizeof(int), ::getsockopt(wake.get(), SOL_SOCKET, SO_TYPE, &type, &len) != 0) || type != SOCK_STREAM)
+      throw_err(EINVAL, "channel fd is not a unix stream socket");
   }
   JsLock g(*this);
   check_open();
@@ -154,7 +156,7 @@ void DataPlane::add_channel(uint32_t sid, uint32_t ch, UniqueFd efd) {
   slot = std::make_shared<Channel>();
   slot->sid = sid;
   slot->handle = ch;
-  slot->efd = std::move(efd);
+  slot->wake = std::move(wake);
 }
 
 void DataPlane::remove_channel(uint32_t sid, uint32_t ch) {

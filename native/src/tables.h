@@ -2,6 +2,8 @@
 // Everything here is guarded by DataPlane::mu_; the data-plane thread holds it
 // for one sweep at a time.
 #pragma once
+#include <sys/socket.h>
+
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -36,7 +38,15 @@ struct Session {
 
 struct Channel {
   uint32_t sid = 0, handle = 0;
-  UniqueFd efd;  // EFD_SEMAPHORE eventfd created by the shim
+  UniqueFd wake;  // the shim's socketpair end: one byte per event, never waited on
+
+  // The app owns this socket's flags; MSG_DONTWAIT holds whatever they are.
+  // A full socket means the app has wake-ups unread: dropping one loses
+  // nothing, the CQ header's events counter is the truth.
+  void signal() const {
+    const char one = 1;
+    (void)!::send(wake.get(), &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
 };
 
 struct Cq {

@@ -12,7 +12,7 @@ extern "C" {
 #define FFR_STATIC_ASSERT _Static_assert
 #endif
 
-#define FFR_ABI_VERSION 1u
+#define FFR_ABI_VERSION 2u
 #define FFR_FRAME_HDR 4u
 #define FFR_MAX_FRAME 65536u
 #define FFR_MAX_FDS 4u
@@ -552,7 +552,7 @@ struct ffr_create_channel_req {
 static const struct ffr_field_desc ffr_create_channel_req_fields[] = {
 	{ 0, 0, NULL },
 };
-#define FFR_CREATE_CHANNEL_REQ_FD_EVENT 0
+#define FFR_CREATE_CHANNEL_REQ_FD_WAKE 0
 struct ffr_create_channel_rep {
 	uint32_t channel;
 };

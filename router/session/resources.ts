@@ -131,7 +131,7 @@ export const resourceHandlers: HandlerTable = {
   create_channel(ctx, s, _req, fds) {
     checkQuota(ctx, s, 'channel');
     const handle = s.channels.allocate();
-    ctx.dataPlane.addChannel(s.sid, handle, fds.take(0, 'event'));
+    ctx.dataPlane.addChannel(s.sid, handle, fds.take(0, 'wake'));
     s.channels.set(handle, { handle, cqs: 0 });
     return { rep: { channel: handle } };
   },

@@ -100,7 +100,7 @@ export const VERBS_CHECKS = [
   'write_1', 'write_4096', 'write_1048576', 'write_imm_4096', 'write_imm_1',
   'read_1', 'read_4096', 'read_1048576',
   'send_1', 'send_4096', 'send_1048576', 'send_sges', 'send_inline',
-  'cas', 'faa', 'send_cqe_before_reply',
+  'cas', 'faa', 'send_cqe_before_reply', 'channel_events_unread',
   'loc_prot_bad_lkey', 'rem_access_bad_rkey', 'rem_access_out_of_bounds',
   'rem_access_mr_no_remote_write', 'rem_access_qp_no_remote_write',
   'post_send_reset', 'post_send_init', 'post_wrong_state_no_cqe',

@@ -42,6 +42,7 @@ void run_client(struct dev *d, const char *host, int port)
 	}
 	check_atomics(&cl);
 	check_order(&cl, 1000, 64);
+	check_events(&cl);
 
 	/* error semantics, each on fresh QPs */
 	check_error(&cl, "loc_prot_bad_lkey", ALL_ACCESS, p.addr + 0x60000, p.rkey, d->stale_key,

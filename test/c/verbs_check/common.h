@@ -172,6 +172,10 @@ void check_rnr(struct client *cl);
 void serve_echo(struct dev *d, struct conn *c, struct chan *ch, unsigned n, unsigned len);
 void check_order(struct client *cl, unsigned n, unsigned len);
 
+/* ------------------------------------------------------------ events.c */
+
+void check_events(struct client *cl);
+
 /* ------------------------------------------------------------ client.c, wall.c */
 
 void run_client(struct dev *d, const char *host, int port);
