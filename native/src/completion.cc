@@ -47,23 +47,39 @@ bool DataPlane::cq_push(Cq& cq, const ffr_cqe& e, bool solicited) {
   // releases its hold (reserved--) just before calling us.
   if (!cq_room(cq)) return false;
   std::memcpy(&cq.slots[cq.prod & (cq.entries - 1)], &e, sizeof(e));
+  const bool sol = solicited || e.status != IBV_WC_SUCCESS;
+  // An arming made before this entry can be seen belongs to it: taken before
+  // publishing, as an HCA takes it when it writes the CQE. Taken only after,
+  // an app that polls the entry and arms again first would find its new
+  // arming merged into the old one: two armings, one event.
+  bool fired = take_arm(cq, sol);
   cq.prod++;
   store_release(&cq.hdr->prod, cq.prod);
   auto sit = t_.sessions.find(cq.sid);
   if (sit != t_.sessions.end() && e.status < kNumWcStatus) sit->second->stats.completions[e.status]++;
-  // prod must be visible before we read armed, pairing with the shim's
-  // store(armed); fence; read(prod) in req_notify_cq: one of us sees the other.
-  fence_seq_cst();
-  notify(cq, solicited || e.status != IBV_WC_SUCCESS);
+  if (!fired) {
+    // prod must be visible before we read armed again, pairing with the
+    // shim's store(armed); fence; read(prod) in req_notify_cq: one of us
+    // sees the other, so an arming racing this entry is never missed.
+    fence_seq_cst();
+    fired = take_arm(cq, sol);
+  }
+  if (fired) fire(cq);
   return true;
 }
 
-void DataPlane::notify(Cq& cq, bool solicited_or_error) {
+// Consumes the CQ's arming if an entry of this kind satisfies it. The shim
+// may fire the same arming itself (req_notify_cq on entries already there):
+// exactly one cmpxchg wins.
+bool DataPlane::take_arm(Cq& cq, bool solicited_or_error) {
   const uint32_t armed = load_acquire(&cq.hdr->armed);
-  if (armed == FFR_CQ_DISARMED) return;
-  if (armed != FFR_CQ_ARM_NEXT && !(armed == FFR_CQ_ARM_SOLICITED && solicited_or_error)) return;
-  // The shim may fire the same arming itself; exactly one winner signals.
-  if (!cmpxchg(&cq.hdr->armed, armed, FFR_CQ_DISARMED)) return;
+  if (armed == FFR_CQ_DISARMED) return false;
+  if (armed != FFR_CQ_ARM_NEXT && !(armed == FFR_CQ_ARM_SOLICITED && solicited_or_error)) return false;
+  return cmpxchg(&cq.hdr->armed, armed, FFR_CQ_DISARMED);
+}
+
+// Count, then wake: the shim reads the count after the wake-up.
+void DataPlane::fire(Cq& cq) {
   atomic_inc(&cq.hdr->events);
   if (cq.channel) cq.channel->signal();
 }

@@ -232,7 +232,7 @@ void DataPlane::shutdown() {
     for (auto& kv : t_.cqs) {
       Cq& cq = *kv.second;
       const uint32_t before = load_acquire(&cq.hdr->events);
-      notify(cq, true);
+      if (take_arm(cq, true)) fire(cq);
       if (cq.channel && load_acquire(&cq.hdr->events) != before) fired[cq.channel.get()] = true;
     }
     for (auto& kv : t_.channels)

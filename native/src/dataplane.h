@@ -216,7 +216,8 @@ class DataPlane {
   // completion.cc
   bool cq_room(const Cq& cq) const;
   bool cq_push(Cq& cq, const ffr_cqe& e, bool solicited);
-  void notify(Cq& cq, bool force);
+  bool take_arm(Cq& cq, bool solicited_or_error);
+  void fire(Cq& cq);
   bool flush_qp(Qp& qp, uint64_t now);
   void set_state(Qp& qp, uint32_t state);
   void discard_rings(Qp& qp);
