@@ -20,6 +20,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deleteNamespace, ip, listNamespaces, NS_PREFIX, OWNERS, type Container } from './netns.js';
 import { run } from './proc.js';
+import { onExit } from './exit-hooks.js';
 
 export const WAN_PREFIX = '10.88.0';
 export const INFRA_IP = `${WAN_PREFIX}.100`;
@@ -222,7 +223,7 @@ export function destroyAllClusterNets(): void {
   for (const n of [...liveClusters]) n.destroy();
 }
 
-process.on('exit', () => { try { destroyAllClusterNets(); } catch { /* best effort */ } });
+onExit(destroyAllClusterNets);
 
 export type TcpProbe = 'open' | 'refused' | 'unreachable' | 'timeout';
 

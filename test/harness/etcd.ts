@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep, spawnProc, type Proc } from './proc.js';
+import { onExit } from './exit-hooks.js';
 
 export const ETCD_BIN = '/usr/bin/etcd';
 
@@ -168,6 +169,6 @@ export class Etcd {
   }
 }
 
-process.on('exit', () => {
+onExit(() => {
   for (const e of live) rmSync(e.dataDir, { recursive: true, force: true });
 });

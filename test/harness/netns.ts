@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { onExit } from './exit-hooks.js';
 
 /** Directory of the owner files (one per run id, holding the owning pid). */
 export const OWNERS = '/run/fft-owners';
@@ -155,4 +156,4 @@ export function destroyAllNets(): void {
   for (const n of [...liveNets]) n.destroy();
 }
 
-process.on('exit', () => { try { destroyAllNets(); } catch { /* best effort */ } });
+onExit(destroyAllNets);

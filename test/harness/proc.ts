@@ -2,6 +2,7 @@
 // registered here and killed (its whole process group) at teardown or exit,
 // so a failing test never leaves an app, a router or a server behind.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { onExit } from './exit-hooks.js';
 
 export interface RunResult {
   cmd: string;
@@ -149,6 +150,6 @@ export async function killAll(): Promise<void> {
 
 export function liveCount(): number { return live.size; }
 
-process.on('exit', () => { for (const p of live) p.killGroup('SIGKILL'); });
+onExit(() => { for (const p of live) p.killGroup('SIGKILL'); });
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
