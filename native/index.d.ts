@@ -47,6 +47,12 @@ export interface DataPlaneOptions {
   idleSpinUs: number;
   /** Max WRs executed per QP per sweep (1..65536). */
   maxBatch: number;
+  /**
+   * CPUs the data-plane thread (named ffr-dataplane) may run on; absent or
+   * empty = wherever the process may. EINVAL if one is outside the process's
+   * own CPU set.
+   */
+  cpus?: number[];
 }
 
 export interface RingFd {

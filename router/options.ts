@@ -41,6 +41,13 @@ export interface RouterOptions {
   idleSpinUs: number;
   /** Work requests the data plane takes from one ring per sweep. @default 32 */
   maxBatch: number;
+  /**
+   * CPUs the data-plane thread may run on (`"2"`, `"2-3"`, `"0,2"` or an
+   * array); empty = wherever the process may. A router sharing a core with
+   * an app that spins on memory waits for that app's scheduler slice: give
+   * it cores of its own. @default []
+   */
+  dataplaneCpus: number[];
   /** error | warn | info | debug. @default info */
   logLevel: string;
   quotas: Quotas;
@@ -80,6 +87,7 @@ export const DEFAULT_OPTIONS: Readonly<RouterOptions> = Object.freeze({
   stateDir: '/var/lib/ffrouter',
   idleSpinUs: 200,
   maxBatch: 32,
+  dataplaneCpus: [],
   logLevel: 'info',
   quotas: DEFAULT_QUOTAS,
   hostName: '',
@@ -96,7 +104,7 @@ export class OptionsError extends Error {
 }
 
 const TOP_KEYS = [
-  'socket', 'adminSocket', 'metricsPort', 'metricsHost', 'stateDir', 'idleSpinUs', 'maxBatch', 'logLevel', 'quotas',
+  'socket', 'adminSocket', 'metricsPort', 'metricsHost', 'stateDir', 'idleSpinUs', 'maxBatch', 'dataplaneCpus', 'logLevel', 'quotas',
   'hostName', 'etcd', 'etcdPrefix', 'leaseTtlS', 'peerListen', 'peerAdvertise', 'peerPool',
 ] as const;
 const HOST_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -127,6 +135,25 @@ function endpoints(v: unknown): string[] {
   }
   return out;
 }
+/** Linux's CPU_SETSIZE: the highest CPU number a mask can name, plus one. */
+const MAX_CPUS = 1024;
+
+/** A CPU list as taskset and cpuset write it (`0,2-3`), or an array of CPU numbers. */
+export function parseCpuList(where: string, v: unknown): number[] {
+  const items: unknown[] = Array.isArray(v) ? v : typeof v === 'string' ? (v.trim() === '' ? [] : v.split(',')) : [v];
+  const out = new Set<number>();
+  for (const item of items) {
+    const m = typeof item === 'string' ? /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(item) : null;
+    const [lo, hi] = m ? [Number(m[1]), Number(m[2] ?? m[1])] : [item, item];
+    if (typeof lo !== 'number' || typeof hi !== 'number' || !Number.isSafeInteger(lo) || !Number.isSafeInteger(hi) ||
+        lo < 0 || hi >= MAX_CPUS || lo > hi) {
+      throw new OptionsError(`${where}: expected CPU numbers 0..${MAX_CPUS - 1} as a list like "2" or "0,2-3", got ${JSON.stringify(v)}`);
+    }
+    for (let c = lo; c <= hi; c++) out.add(c);
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
 const QUOTA_KEYS = Object.keys(DEFAULT_QUOTAS) as (keyof Quotas)[];
 /** Unix socket paths are limited by sockaddr_un.sun_path (108 bytes with the NUL). */
 const SUN_PATH_MAX = 107;
@@ -198,6 +225,7 @@ export function resolveOptions(config: Record<string, unknown>, overrides: Recor
     stateDir,
     idleSpinUs: int('idleSpinUs', pick('idleSpinUs'), 0, 1_000_000),
     maxBatch: int('maxBatch', pick('maxBatch'), 1, 4096),
+    dataplaneCpus: parseCpuList('dataplaneCpus', pick('dataplaneCpus')),
     logLevel,
     quotas,
     hostName: typeof merged['hostName'] === 'string' ? merged['hostName'] : hostname(),

@@ -101,7 +101,7 @@ export class Router extends EventEmitter<RouterEvents> implements AdminBackend {
     mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
     this.native = this.deps.native ?? loadNative();
     const native = this.native;
-    const dataPlane = nativeBoundary(new native.DataPlane({ idleSpinUs: o.idleSpinUs, maxBatch: o.maxBatch }), 'dataPlane');
+    const dataPlane = nativeBoundary(new native.DataPlane({ idleSpinUs: o.idleSpinUs, maxBatch: o.maxBatch, cpus: o.dataplaneCpus }), 'dataPlane');
     this.dataPlane = dataPlane;
     // The listener first: the router announces the port it really got.
     let peerAddr = '';
@@ -201,7 +201,8 @@ export class Router extends EventEmitter<RouterEvents> implements AdminBackend {
         (o.etcd.length > 0
           ? `host ${registry.hostName} (hostId ${registry.hostId}), etcd ${o.etcd.join(',')}, peers on ${peerAddr} (pool ${o.peerPool}), `
           : `state ${o.stateDir}, `) +
-        `${this.registry.list().length} containers`,
+        `${this.registry.list().length} containers` +
+        (o.dataplaneCpus.length > 0 ? `, data plane on CPUs ${o.dataplaneCpus.join(',')}` : ''),
     );
   }
 

@@ -220,7 +220,7 @@ class DataPlaneWrap : public Napi::ObjectWrap<DataPlaneWrap> {
       uint32_t spin = req_u32_max(o, "idleSpinUs", 10000000);
       uint32_t batch = req_u32_max(o, "maxBatch", 65536);
       if (batch == 0) throw_err(EINVAL, "maxBatch must be at least 1");
-      dp_ = std::make_unique<DataPlane>(spin, batch);
+      dp_ = std::make_unique<DataPlane>(spin, batch, opt_u32_list(o, "cpus"));
     });
     state(info.Env())->planes.insert(this);
     Ref();  // rings keep being served until close(), whatever JS holds

@@ -1,11 +1,15 @@
 #include "dataplane.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cstring>
+#include <string>
 
 #include "errors.h"
 #include "fault_guard.h"
@@ -27,8 +31,22 @@ DataPlane::JsLock::JsLock(DataPlane& dp) : dp_(dp) {
 
 DataPlane::JsLock::~JsLock() { dp_.mu_.unlock(); }
 
-DataPlane::DataPlane(uint32_t idle_spin_us, uint32_t max_batch)
+DataPlane::DataPlane(uint32_t idle_spin_us, uint32_t max_batch, const std::vector<uint32_t>& cpus)
     : idle_spin_ns_(static_cast<uint64_t>(idle_spin_us) * 1000), max_batch_(max_batch) {
+  // Checked before the thread exists: a CPU outside the process's own set
+  // (cgroup cpuset, taskset) is a configuration error, not a silent subset.
+  cpu_set_t want;
+  CPU_ZERO(&want);
+  if (!cpus.empty()) {
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (::sched_getaffinity(0, sizeof(allowed), &allowed) != 0) throw_errno("sched_getaffinity");
+    for (uint32_t c : cpus) {
+      if (c >= CPU_SETSIZE || !CPU_ISSET(c, &allowed))
+        throw_err(EINVAL, "CPU " + std::to_string(c) + " is not among the CPUs this process may run on");
+      CPU_SET(c, &want);
+    }
+  }
   doorbell_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!doorbell_.valid()) throw_errno("eventfd (doorbell)");
   epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
@@ -43,6 +61,15 @@ DataPlane::DataPlane(uint32_t idle_spin_us, uint32_t max_batch)
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, peer_ep_.get(), &ev) != 0) throw_errno("epoll_ctl (peers)");
   install_fault_guard();
   thread_ = std::thread([this] { run(); });
+  // Named for top -H, ps -L and taskset by operators.
+  (void)::pthread_setname_np(thread_.native_handle(), "ffr-dataplane");
+  if (!cpus.empty()) {
+    const int err = ::pthread_setaffinity_np(thread_.native_handle(), sizeof(want), &want);
+    if (err != 0) {
+      close();
+      throw_err(err, std::string("pthread_setaffinity_np (data-plane thread): ") + std::strerror(err));
+    }
+  }
 }
 
 DataPlane::~DataPlane() { close(); }

@@ -66,7 +66,8 @@ struct AhParams {
 
 class DataPlane {
  public:
-  DataPlane(uint32_t idle_spin_us, uint32_t max_batch);
+  // cpus: where the data-plane thread may run; empty = wherever the process may.
+  DataPlane(uint32_t idle_spin_us, uint32_t max_batch, const std::vector<uint32_t>& cpus);
   ~DataPlane();
   DataPlane(const DataPlane&) = delete;
   DataPlane& operator=(const DataPlane&) = delete;

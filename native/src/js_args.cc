@@ -55,6 +55,16 @@ std::optional<uint32_t> opt_u32(const Napi::Object& o, const char* name) {
   return to_u32(v, name);
 }
 
+std::vector<uint32_t> opt_u32_list(const Napi::Object& o, const char* name) {
+  Napi::Value v = get(o, name);
+  std::vector<uint32_t> out;
+  if (!present(v)) return out;
+  if (!v.IsArray()) bad(name, "an array of integers");
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(to_u32(a.Get(i), std::string(name) + "[" + std::to_string(i) + "]"));
+  return out;
+}
+
 uint32_t req_u32(const Napi::Object& o, const char* name) {
   Napi::Value v = get(o, name);
   if (!present(v)) bad(name, "given");

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ffr {
 
@@ -18,6 +19,7 @@ int arg_fd(const Napi::CallbackInfo& info, size_t i, const char* name);
 uint32_t arg_ipv4(const Napi::CallbackInfo& info, size_t i, const char* name);
 
 std::optional<uint32_t> opt_u32(const Napi::Object& o, const char* name);
+std::vector<uint32_t> opt_u32_list(const Napi::Object& o, const char* name);  // absent = empty
 uint32_t req_u32(const Napi::Object& o, const char* name);
 uint32_t req_u32_max(const Napi::Object& o, const char* name, uint32_t max);
 uint64_t req_u64(const Napi::Object& o, const char* name);  // bigint, or a safe-integer number
