@@ -12,33 +12,15 @@ ROOT=$(pwd)
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 
-[[ $EUID -eq 0 ]] || die "run as root: sudo bash scripts/demo.sh"
+[[ $EUID -eq 0 ]] || die "run as root: bash scripts/demo.sh (it creates network namespaces and installs Debian packages)"
 
 # ------------------------------------------------------------------ set-up
-say "Debian packages"
-PKGS=(ibverbs-utils perftest rdmacm-utils libibverbs-dev librdmacm-dev iproute2 etcd-server iperf3
-      build-essential gcc g++ make python3 ca-certificates)
-missing=()
-for p in "${PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
-else
-  echo "already installed"
-fi
-command -v node >/dev/null || die "node >= 20 is required"
-(( $(node -p 'process.versions.node.split(".")[0]') >= 20 )) || die "node >= 20 is required, found $(node --version)"
-
-say "npm dependencies and build"
 if [[ ${FFDEMO_SKIP_BUILD:-0} == 1 ]]; then
-  echo "FFDEMO_SKIP_BUILD=1: using the existing build"
+  say "set-up"
+  echo "FFDEMO_SKIP_BUILD=1: using the existing install and build"
 else
-  if [[ ! -d node_modules ]]; then
-    if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
-  fi
+  bash "$ROOT/scripts/install.sh"
+  say "build"
   npm run build
 fi
 
