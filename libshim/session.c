@@ -423,9 +423,11 @@ static int session_get_locked(void)
 			  strerror(-ret));
 		goto drop;
 	}
-	if (ret == -EDQUOT) {
+	/* EAGAIN at hello is the session quota (as an rdma cgroup refuses a
+	 * context over hca_handle); the router's log names the limit. */
+	if (ret == -EAGAIN) {
 		warn_once(&warned_refused,
-			  "libffshim: router refused a new session: this container has reached its session quota (quotas.maxSessions)\n");
+			  "libffshim: router refused a new session (EAGAIN): this container or its tenant has reached its session quota (--max-sessions; see the router log)\n");
 		goto drop;
 	}
 	if (ret)

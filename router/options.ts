@@ -3,28 +3,10 @@ import { isIPv4 } from 'node:net';
 import { hostname } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { LOG_LEVEL_NAMES } from './log.js';
-
-/** Per-container limits; they are also the device attributes the container sees (max_qp, ...). */
-export interface Quotas {
-  /** Protection domains. @default 4096 */
-  maxPd: number;
-  /** Memory regions. @default 65536 */
-  maxMr: number;
-  /** Completion queues. @default 16384 */
-  maxCq: number;
-  /** Queue pairs. @default 16384 */
-  maxQp: number;
-  /** Shared receive queues. @default 4096 */
-  maxSrq: number;
-  /** Address handles. @default 65536 */
-  maxAh: number;
-  /** Completion channels. @default 4096 */
-  maxChannel: number;
-  /** Bytes registered at once across all MRs of the container. @default 64 GiB */
-  maxRegisteredBytes: number;
-  /** Live control sessions (one per process) of the container. @default 1024 */
-  maxSessions: number;
-}
+import { BYTE_QUOTAS, DEFAULT_QUOTAS, QUOTA_KEYS, type Quotas } from './policy/quotas.js';
+import { checkName } from './registry/spec.js';
+import { checkPolicy, type Policy } from './policy/policy.js';
+import { EMPTY_POLICY_CONFIG, type PolicyConfig } from './policy/store.js';
 
 export interface RouterOptions {
   /** Control socket the shims connect to (`FFR_SOCKET`). @default /run/ffrouter/ffrouter.sock */
@@ -51,6 +33,12 @@ export interface RouterOptions {
   /** error | warn | info | debug. @default info */
   logLevel: string;
   quotas: Quotas;
+  /**
+   * Tenant and container policies (docs/isolation.md): `{"tenants": {NAME:
+   * {...}}, "containers": {NAME: {...}}}`, the base that `ffctl tenant set`
+   * and `ffctl container set` change. @default none
+   */
+  policies: PolicyConfig;
   /** This router's name in the cluster (docs/cluster.md). @default os.hostname() */
   hostName: string;
   /** etcd endpoints (`http://host:port`); empty = the embedded single-host registry. @default [] */
@@ -67,18 +55,6 @@ export interface RouterOptions {
   peerPool: number;
 }
 
-export const DEFAULT_QUOTAS: Readonly<Quotas> = Object.freeze({
-  maxPd: 4096,
-  maxMr: 65536,
-  maxCq: 16384,
-  maxQp: 16384,
-  maxSrq: 4096,
-  maxAh: 65536,
-  maxChannel: 4096,
-  maxRegisteredBytes: 64 * 1024 ** 3,
-  maxSessions: 1024,
-});
-
 export const DEFAULT_OPTIONS: Readonly<RouterOptions> = Object.freeze({
   socket: '/run/ffrouter/ffrouter.sock',
   adminSocket: '/run/ffrouter/admin.sock',
@@ -90,6 +66,7 @@ export const DEFAULT_OPTIONS: Readonly<RouterOptions> = Object.freeze({
   dataplaneCpus: [],
   logLevel: 'info',
   quotas: DEFAULT_QUOTAS,
+  policies: EMPTY_POLICY_CONFIG,
   hostName: '',
   etcd: [],
   etcdPrefix: '/ffr/v1',
@@ -103,8 +80,10 @@ export class OptionsError extends Error {
   override name = 'OptionsError';
 }
 
+export { DEFAULT_QUOTAS, type Quotas };
+
 const TOP_KEYS = [
-  'socket', 'adminSocket', 'metricsPort', 'metricsHost', 'stateDir', 'idleSpinUs', 'maxBatch', 'dataplaneCpus', 'logLevel', 'quotas',
+  'socket', 'adminSocket', 'metricsPort', 'metricsHost', 'stateDir', 'idleSpinUs', 'maxBatch', 'dataplaneCpus', 'logLevel', 'quotas', 'policies',
   'hostName', 'etcd', 'etcdPrefix', 'leaseTtlS', 'peerListen', 'peerAdvertise', 'peerPool',
 ] as const;
 const HOST_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -154,7 +133,6 @@ export function parseCpuList(where: string, v: unknown): number[] {
   return [...out].sort((a, b) => a - b);
 }
 
-const QUOTA_KEYS = Object.keys(DEFAULT_QUOTAS) as (keyof Quotas)[];
 /** Unix socket paths are limited by sockaddr_un.sun_path (108 bytes with the NUL). */
 const SUN_PATH_MAX = 107;
 
@@ -214,7 +192,7 @@ export function resolveOptions(config: Record<string, unknown>, overrides: Recor
   const qIn = (merged['quotas'] as Record<string, unknown> | undefined) ?? {};
   const quotas = {} as Quotas;
   for (const k of QUOTA_KEYS) {
-    const hi = k === 'maxRegisteredBytes' ? Number.MAX_SAFE_INTEGER : 0xff_ffff;
+    const hi = BYTE_QUOTAS.has(k) ? Number.MAX_SAFE_INTEGER : k === 'maxCqe' ? 0xffff_ffff : 0xff_ffff;
     quotas[k] = int(`quotas.${k}`, qIn[k] ?? DEFAULT_QUOTAS[k], 1, hi);
   }
   const opts: RouterOptions = {
@@ -228,6 +206,7 @@ export function resolveOptions(config: Record<string, unknown>, overrides: Recor
     dataplaneCpus: parseCpuList('dataplaneCpus', pick('dataplaneCpus')),
     logLevel,
     quotas,
+    policies: policyConfig(pick('policies')),
     hostName: typeof merged['hostName'] === 'string' ? merged['hostName'] : hostname(),
     etcd: endpoints(pick('etcd')),
     etcdPrefix: String(pick('etcdPrefix')),
@@ -250,6 +229,24 @@ export function resolveOptions(config: Record<string, unknown>, overrides: Recor
   if (opts.etcd.length > 0 && opts.peerListen === '') throw new OptionsError('etcd needs peerListen: routers of a cluster reach each other through the peer transport');
   if (opts.etcd.length === 0 && opts.peerListen !== '') throw new OptionsError('peerListen needs etcd: peers are found through the registry');
   return opts;
+}
+
+function policyConfig(v: unknown): PolicyConfig {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new OptionsError('policies: expected {"tenants": {...}, "containers": {...}}');
+  const out: PolicyConfig = { tenants: {}, containers: {} };
+  for (const [k, group] of Object.entries(v as Record<string, unknown>)) {
+    if (k !== 'tenants' && k !== 'containers') throw new OptionsError(`policies: unknown key "${k}" (known: tenants, containers)`);
+    if (typeof group !== 'object' || group === null || Array.isArray(group)) throw new OptionsError(`policies.${k}: expected an object of NAME: policy`);
+    const dest: Record<string, Policy> = out[k];
+    for (const [name, p] of Object.entries(group as Record<string, unknown>)) {
+      try {
+        dest[checkName(`policies.${k} name`, name)] = checkPolicy(p, `policies.${k}.${name}.`);
+      } catch (err) {
+        throw new OptionsError((err as Error).message);
+      }
+    }
+  }
+  return out;
 }
 
 /** Reads a JSON config file; its top level must be an object. */

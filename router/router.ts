@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { Registry as PromRegistry } from 'prom-client';
-import { AdminServer, type AdminBackend, type QpView, type RouterInfo, type SessionView } from './admin/server.js';
+import { AdminServer, type AdminBackend, type PolicyView, type QpView, type RouterInfo, type SessionView } from './admin/server.js';
 import { Logger, LOG_LEVEL_NAMES } from './log.js';
 import { MetricsServer, RouterMetrics } from './metrics.js';
 import { loadNative, nativeBoundary, type ControlServer, type CtlEvent, type DataPlane, type NativeModule } from './native.js';
@@ -14,6 +14,11 @@ import { EmbeddedRegistry } from './registry/embedded.js';
 import { EtcdRegistry } from './registry/etcd.js';
 import type { Container, Registry } from './registry/registry.js';
 import { QpnBlocks, type NumberSource } from './verbs/qpn-blocks.js';
+import { QuotaGuard, type Usage } from './policy/guard.js';
+import { registerQuotaMetrics } from './policy/metrics.js';
+import { EtcdPolicyStore } from './policy/etcd-store.js';
+import { FilePolicyStore, type PolicyStore } from './policy/store.js';
+import type { PolicyScope } from './policy/policy.js';
 import { SessionManager } from './session/manager.js';
 import type { Session } from './session/session.js';
 import { prepareSocketPath, unlinkQuietly } from './sockets.js';
@@ -66,6 +71,8 @@ export class Router extends EventEmitter<RouterEvents> implements AdminBackend {
   private admin: AdminServer | undefined;
   private stopping: Promise<void> | undefined;
   private peers: PeerLinks | undefined;
+  policies!: PolicyStore;
+  private quota!: QuotaGuard;
 
   private constructor(
     readonly options: RouterOptions,
@@ -134,19 +141,24 @@ export class Router extends EventEmitter<RouterEvents> implements AdminBackend {
       this.peers.registerMetrics(this.metricsRegistry);
     }
 
+    // In a cluster, policies live in etcd beside the containers, so one command sets them on every router.
+    this.policies =
+      registry instanceof EtcdRegistry
+        ? new EtcdPolicyStore(registry, o.policies, this.log.child('policy'))
+        : await FilePolicyStore.open(o.stateDir, o.policies, this.log.child('policy'));
+    this.quota = new QuotaGuard(this.policies, o.quotas, { usage: (scope, name) => this.manager.usage(scope, name) }, this.log.child('quota'));
     const sessionLog = this.log.child('session');
     this.manager = new SessionManager(
       {
         dataPlane,
         closeFd: (fd) => native.closeFd(fd),
         registry: this.registry,
-        quotas: o.quotas,
+        quota: this.quota,
         qpns,
         peerOf: (dest, what) => this.peerOf(dest, what),
         srqns: new NumberAllocator('SRQN'),
         mrKeys: new MrKeyAllocator(),
         log: sessionLog,
-        usage: (name) => this.manager.usage(name),
       },
       sessionLog,
     );
@@ -159,6 +171,7 @@ export class Router extends EventEmitter<RouterEvents> implements AdminBackend {
       const n = this.manager.closeContainer(c, `container ${c.name} was removed`);
       if (n) this.log.info(`container ${c.name} removed: closed its ${n} sessions`);
       this.metrics?.containerRemoved(c);
+      this.quota.forget(c.name);
     });
 
     this.metrics = new RouterMetrics(
@@ -170,6 +183,10 @@ export class Router extends EventEmitter<RouterEvents> implements AdminBackend {
       },
       this.log.child('metrics'),
     );
+    registerQuotaMetrics(this.metricsRegistry, this.quota, {
+      containers: () => this.registry.list().filter((c) => c.host === this.registry.hostName),
+      usage: (scope, name) => this.manager.usage(scope, name),
+    });
 
     await prepareSocketPath(o.socket);
     const onEvent = (ev: CtlEvent): void => {
@@ -254,6 +271,7 @@ export class Router extends EventEmitter<RouterEvents> implements AdminBackend {
     if (this.admin) await step('admin close', () => this.admin!.close(this.options.adminSocket));
     if (this.metricsServer) await step('metrics close', () => this.metricsServer!.close());
     if (this.registry) await step('registry close', () => this.registry.close());
+    if (this.policies) await step('policy store close', () => this.policies.close());
     this.control = undefined;
     this.dataPlane = undefined;
     this.setState(RouterState.Stopped);
@@ -276,6 +294,21 @@ export class Router extends EventEmitter<RouterEvents> implements AdminBackend {
       registry: this.options.etcd.length > 0 ? `etcd ${this.options.etcd.join(',')}` : 'embedded',
       registryHealthy: this.registry?.healthy ?? false,
     };
+  }
+
+  policyView(scope: PolicyScope, name: string): PolicyView {
+    const local = this.registry.list().filter((c) => c.host === this.registry.hostName);
+    const c = scope === 'container' ? this.registry.get(name) : undefined;
+    const limits = scope === 'container' ? this.quota.limits({ name, tenant: c?.tenant ?? '' }).container : this.quota.limits({ name: '', tenant: name }).tenant;
+    const usage: Usage = this.manager.usage(scope, name);
+    const members = scope === 'tenant' ? local.filter((x) => x.tenant === name).map((x) => x.name) : c ? [c.tenant] : [];
+    return { scope, name, policy: this.policies.get(scope, name), limits, usage, members };
+  }
+
+  tenantNames(): string[] {
+    const names = new Set(this.registry.list().filter((c) => c.host === this.registry.hostName).map((c) => c.tenant));
+    for (const [t] of this.policies.list('tenant')) names.add(t);
+    return [...names].sort();
   }
 
   sessions(): SessionView[] {

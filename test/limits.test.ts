@@ -32,7 +32,7 @@ describe('control-socket limits', () => {
     const why = `${refused.stdout}\n${refused.stderr}\n${w.logs()}`;
     expect(refused.stdout, why).not.toMatch(/ffr0/);
     expect(refused.stderr, why).toMatch(/session quota/);
-    expect(w.logs(), why).toMatch(/container q1 has 1 sessions, quota 1/);
+    expect(w.logs(), why).toMatch(/quota: tenant 1 container q1: sessions \+1 refused: container q1 holds 1, --max-sessions 1/);
 
     holder.killGroup('SIGKILL');
     await holder.done;

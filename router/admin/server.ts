@@ -6,6 +6,10 @@ import { RouterError, errnoName, toRouterError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Container, ContainerSpec, Registry } from '../registry/registry.js';
 import { prepareSocketPath, unlinkQuietly } from '../sockets.js';
+import type { Usage } from '../policy/guard.js';
+import type { Policy, PolicyScope } from '../policy/policy.js';
+import type { Quotas } from '../policy/quotas.js';
+import type { PolicyStore } from '../policy/store.js';
 
 /** GET /info: what ffctl needs to print `env` and to say where things are. */
 export interface RouterInfo {
@@ -51,10 +55,28 @@ export interface QpView {
   isGlobal: boolean;
 }
 
+/** A tenant's or container's policy as `ffctl tenant show` prints it. */
+export interface PolicyView {
+  scope: PolicyScope;
+  name: string;
+  /** The effective policy (config file, with stored changes over it). */
+  policy: Policy;
+  /** The limits that apply: a container's own (policy over the router's defaults), a tenant's (set ones only). */
+  limits: Partial<Quotas>;
+  /** What it holds now over its live sessions on this host. */
+  usage: Usage;
+  /** Containers of this host in it (tenant), or the tenant it is in ("" if not registered here). */
+  members: string[];
+}
+
 /** What the admin API reads and changes; the Router implements it. */
 export interface AdminBackend {
   info(): RouterInfo;
   registry: Registry;
+  policies: PolicyStore;
+  policyView(scope: PolicyScope, name: string): PolicyView;
+  /** Tenants with a container on this host or a policy. */
+  tenantNames(): string[];
   sessions(): SessionView[];
   qps(): QpView[];
   peerList(): PeerView[];
@@ -71,6 +93,7 @@ const HTTP_STATUS: Partial<Record<number, number>> = {
   [FfrErr.FFR_ENOMEM]: 507,
   [FfrErr.FFR_EPERM]: 403,
   [FfrErr.FFR_EAGAIN]: 503,
+  [FfrErr.FFR_EOPNOTSUPP]: 501,
 };
 
 class HttpError extends Error {
@@ -131,7 +154,15 @@ export class AdminServer {
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     const method = req.method ?? 'GET';
     const [top, name, ...rest] = parts;
+    if (top === 'containers' && name !== undefined && rest.length === 1 && rest[0] === 'policy') {
+      return this.policyRoute(req, res, 'container', name, method);
+    }
     if (rest.length) throw new HttpError(404, `no route ${url.pathname}`);
+    if (top === 'tenants') {
+      if (name === undefined && method === 'GET') return this.json(res, 200, this.backend.tenantNames().map((t) => this.backend.policyView('tenant', t)));
+      if (name !== undefined) return this.policyRoute(req, res, 'tenant', name, method);
+      throw new HttpError(405, `${method} not allowed on ${url.pathname}`);
+    }
 
     if (top === 'info' && name === undefined && method === 'GET') return this.json(res, 200, this.backend.info());
     if (top === 'sessions' && name === undefined && method === 'GET') return this.json(res, 200, this.backend.sessions());
@@ -159,6 +190,21 @@ export class AdminServer {
       throw new HttpError(405, `${method} not allowed on ${url.pathname}`);
     }
     throw new HttpError(404, `no route ${method} ${url.pathname}`);
+  }
+
+  /** GET shows, PATCH changes (fields as values, null to clear), DELETE drops the stored policy. */
+  private async policyRoute(req: IncomingMessage, res: ServerResponse, scope: PolicyScope, name: string, method: string): Promise<void> {
+    const store = this.backend.policies;
+    if (method === 'GET') return this.json(res, 200, this.backend.policyView(scope, name));
+    if (method === 'PATCH' || method === 'PUT') {
+      await store.set(scope, name, await readJson(req));
+      return this.json(res, 200, this.backend.policyView(scope, name));
+    }
+    if (method === 'DELETE') {
+      await store.remove(scope, name);
+      return this.json(res, 200, this.backend.policyView(scope, name));
+    }
+    throw new HttpError(405, `${method} not allowed on a policy`);
   }
 
   private json(res: ServerResponse, status: number, value: unknown): void {

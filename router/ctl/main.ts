@@ -7,6 +7,7 @@ import { shimLibraryPath } from '../paths.js';
 import type { Container } from '../registry/registry.js';
 import { AdminClient, AdminError } from './client.js';
 import { formatTable } from './table.js';
+import { POLICY_ARG_OPTIONS, POLICY_USAGE, policyCommand } from './policy-cmd.js';
 
 const DEFAULT_ADMIN_SOCKET = '/run/ffrouter/admin.sock';
 
@@ -20,7 +21,7 @@ const USAGE = `usage: ffctl [--admin-socket PATH] [--json] COMMAND
   peers                                               list peer routers and their physical connections
   env NAME                                            print LD_PRELOAD and FFR_SOCKET for a container
   info                                                router paths and version
-
+${POLICY_USAGE}
   --admin-socket PATH   default $FFR_ADMIN_SOCKET or ${DEFAULT_ADMIN_SOCKET}
   --json                machine-readable output
 `;
@@ -38,6 +39,7 @@ async function run(argv: string[]): Promise<void> {
       tenant: { type: 'string' },
       vip: { type: 'string' },
       netns: { type: 'string' },
+      ...POLICY_ARG_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -57,8 +59,16 @@ async function run(argv: string[]): Promise<void> {
   };
 
   switch (cmd) {
+    case 'tenant':
+    case 'tenants': {
+      noMore(3);
+      if (await policyCommand(client, 'tenant', sub, name, values, out, (m) => new UsageError(m))) return;
+      throw new UsageError(`unknown tenant command "${sub}"`);
+    }
     case 'container':
     case 'containers': {
+      noMore(3);
+      if (await policyCommand(client, 'container', sub, name, values, out, (m) => new UsageError(m))) return;
       if (sub === 'add') {
         noMore(3);
         if (!name) throw new UsageError('container add NAME --tenant T --vip IP --netns NS');

@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { AtomicFile } from '../atomic-file.js';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { eexist, eio, enoent, enomem, eperm } from '../errors.js';
+import { eexist, enoent, enomem, eperm } from '../errors.js';
 import type { Logger } from '../log.js';
 import { packageVersion } from '../paths.js';
 import { tryNetnsInode } from './netns.js';
@@ -27,9 +28,7 @@ interface StateFile {
 export class EmbeddedRegistry extends EventEmitter<RegistryEvents> implements Registry {
   private readonly containers = new Map<string, Container>();
   private readonly tenants = new Map<string, number>();
-  private readonly file: string;
-  /** Writes are serialized so that the file always reflects the last mutation. */
-  private writing: Promise<void> = Promise.resolve();
+  private readonly file: AtomicFile;
   /** One host has the whole QPN space: blocks need no persistence. */
   private nextQpnBlock = 0;
   private readonly self: RouterRecord;
@@ -42,7 +41,7 @@ export class EmbeddedRegistry extends EventEmitter<RegistryEvents> implements Re
     readonly hostName: string,
   ) {
     super();
-    this.file = join(stateDir, 'containers.json');
+    this.file = new AtomicFile(join(stateDir, 'containers.json'));
     this.self = { host: hostName, hostId: this.hostId, peer: '', pid: process.pid, version: packageVersion(), startedAt: new Date().toISOString() };
   }
 
@@ -54,30 +53,19 @@ export class EmbeddedRegistry extends EventEmitter<RegistryEvents> implements Re
   }
 
   private async load(): Promise<void> {
-    let text: string;
-    try {
-      text = await readFile(this.file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw new Error(`cannot read ${this.file}: ${(err as Error).message}`);
-    }
-    let state: StateFile;
-    try {
-      state = JSON.parse(text) as StateFile;
-    } catch (err) {
-      throw new Error(`${this.file} is not valid JSON (fix or remove it): ${(err as Error).message}`);
-    }
+    const state = (await this.file.readJson()) as StateFile | undefined;
+    if (state === undefined) return;
     if (state.version !== FILE_VERSION || typeof state.tenants !== 'object' || !Array.isArray(state.containers)) {
-      throw new Error(`${this.file}: unsupported format (expected version ${FILE_VERSION})`);
+      throw new Error(`${this.file.path}: unsupported format (expected version ${FILE_VERSION})`);
     }
     for (const [name, id] of Object.entries(state.tenants)) {
-      if (!Number.isInteger(id) || id < 1 || id > TENANT_ID_MAX) throw new Error(`${this.file}: tenant ${name} has a bad id ${id}`);
+      if (!Number.isInteger(id) || id < 1 || id > TENANT_ID_MAX) throw new Error(`${this.file.path}: tenant ${name} has a bad id ${id}`);
       this.tenants.set(name, id);
     }
     for (const c of state.containers) {
       const tenantId = this.tenants.get(c.tenant);
       if (typeof c.name !== 'string' || tenantId === undefined || !Number.isInteger(c.lid) || c.lid < 1 || c.lid > LID_MAX) {
-        throw new Error(`${this.file}: bad container entry ${JSON.stringify(c)}`);
+        throw new Error(`${this.file.path}: bad container entry ${JSON.stringify(c)}`);
       }
       const ino = tryNetnsInode(c.netns);
       if (ino === undefined) this.log.warn(`container ${c.name}: netns ${c.netns} does not exist now; its processes will be refused until it does`);
@@ -86,7 +74,7 @@ export class EmbeddedRegistry extends EventEmitter<RegistryEvents> implements Re
       if (c.host !== undefined && c.host !== this.hostName) this.log.warn(`container ${c.name}: recorded on host ${c.host}, now host ${this.hostName}`);
       this.containers.set(c.name, { ...c, host: this.hostName, tenantId, gid: portGidText(tenantId, c.lid), netnsIno: ino ?? c.netnsIno });
     }
-    this.log.info(`loaded ${this.containers.size} containers in ${this.tenants.size} tenants from ${this.file}`);
+    this.log.info(`loaded ${this.containers.size} containers in ${this.tenants.size} tenants from ${this.file.path}`);
   }
 
   list(): Container[] {
@@ -164,7 +152,7 @@ export class EmbeddedRegistry extends EventEmitter<RegistryEvents> implements Re
   }
 
   async close(): Promise<void> {
-    await this.writing;
+    await this.file.flush();
   }
 
   private freeLid(tenantId: number): number {
@@ -180,27 +168,6 @@ export class EmbeddedRegistry extends EventEmitter<RegistryEvents> implements Re
       tenants: Object.fromEntries(this.tenants),
       containers: [...this.containers.values()].sort((a, b) => a.name.localeCompare(b.name)),
     };
-    const text = JSON.stringify(state, null, 2) + '\n';
-    const run = this.writing.then(() => this.writeAtomically(text));
-    // The chain must survive a failed write, while this caller still sees the failure.
-    this.writing = run.catch(() => undefined);
-    return run;
-  }
-
-  private async writeAtomically(text: string): Promise<void> {
-    const tmp = `${this.file}.tmp-${process.pid}`;
-    try {
-      const fh = await open(tmp, 'w', 0o600);
-      try {
-        await fh.writeFile(text);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, this.file);
-    } catch (err) {
-      await unlink(tmp).catch(() => undefined);
-      throw eio(`cannot write ${this.file}: ${(err as Error).message}`);
-    }
+    return this.file.write(JSON.stringify(state, null, 2) + '\n');
   }
 }

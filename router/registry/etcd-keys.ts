@@ -22,6 +22,9 @@ export class EtcdKeys {
   container(name: string): string { return this.containers + name; }
   lids(tenantId: number): string { return `${this.root}/lids/${tenantId}/`; }
   lid(tenantId: number, lid: number): string { return this.lids(tenantId) + lid; }
+  get policies(): string { return `${this.root}/policies/`; }
+  policyDir(scope: 'tenant' | 'container'): string { return `${this.policies}${scope}/`; }
+  policy(scope: 'tenant' | 'container', name: string): string { return this.policyDir(scope) + name; }
   get qpnBlocks(): string { return `${this.root}/qpn-blocks/`; }
   qpnBlock(n: number): string { return this.qpnBlocks + n; }
 

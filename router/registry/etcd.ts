@@ -8,6 +8,8 @@ import { bounded, createEtcdClient, errorMessage as message } from './etcd-clien
 import { encodeRouter, EtcdKeys } from './etcd-keys.js';
 import { RouterLease } from './etcd-lease.js';
 import { ClusterView } from './etcd-view.js';
+import { EtcdPolicyCache } from './etcd-policies.js';
+import type { Policy } from '../policy/policy.js';
 import { tryNetnsInode } from './netns.js';
 import { type Container, type ContainerSpec, type Registry, type RegistryEvents, type RouterRecord } from './registry.js';
 import { checkName, checkSpec, HOST_ID_MAX, TENANT_ID_MAX } from './spec.js';
@@ -68,6 +70,8 @@ export class EtcdRegistry extends EventEmitter<RegistryEvents> implements Regist
   /** A failure seen while a resync runs: that resync may have missed it, do another. */
   private dirty = false;
   private readonly qpnBlocks: QpnBlocks;
+  /** Tenant and container policies of the cluster (router/policy/etcd-store.ts reads them). */
+  readonly policies: EtcdPolicyCache;
 
   private constructor(opts: EtcdRegistryOptions) {
     super();
@@ -80,6 +84,7 @@ export class EtcdRegistry extends EventEmitter<RegistryEvents> implements Regist
     this.client = createEtcdClient(opts.endpoints, this.callTimeoutMs);
     this.qpnBlocks = new QpnBlocks(this.client, this.keys, this.hostName, this.log);
     this.lease = new RouterLease(this.client, this.keys.router(this.hostName), () => encodeRouter(this.self), opts.leaseTtlS, this.callTimeoutMs, this.log);
+    this.policies = new EtcdPolicyCache(this.keys, this.log, (scope, name) => this.emitSafe('policy', scope, name));
     this.view = new ClusterView(
       this.keys,
       this.hostName,
@@ -211,6 +216,33 @@ export class EtcdRegistry extends EventEmitter<RegistryEvents> implements Regist
     return { ...c };
   }
 
+  /**
+   * Stores a policy (already checked) for every router; this one applies it
+   * at once. `update` makes the new value from the cached one, and the write
+   * only lands if etcd still has that one (two hosts changing different
+   * fields at once must not lose one change): EAGAIN otherwise.
+   */
+  async putPolicy(scope: 'tenant' | 'container', name: string, update: (prev: Policy | undefined) => Policy): Promise<void> {
+    const what = `cannot set the policy of ${scope} ${name}`;
+    this.requireHealthy(what);
+    const key = this.keys.policy(scope, name);
+    const rev = this.policies.rev(scope, name) ?? 0;
+    const raw = JSON.stringify(update(this.policies.map(scope).get(name)));
+    const res = await this.write(what, () => this.client.if(key, 'Mod', '==', rev).then(this.client.put(key).value(raw)).commit());
+    if (!res.succeeded) throw eagain(`the policy of ${scope} ${name} changed in etcd meanwhile (the cache lags): try again`);
+    this.policies.apply(scope, name, raw, Number(res.header.revision));
+  }
+
+  /** Deletes a stored policy; false if there was none. */
+  async deletePolicy(scope: 'tenant' | 'container', name: string): Promise<boolean> {
+    const what = `cannot remove the policy of ${scope} ${name}`;
+    this.requireHealthy(what);
+    const res = await this.write(what, () => this.client.delete().key(this.keys.policy(scope, name)).exec());
+    if (Number(res.deleted) === 0) return false;
+    this.policies.drop(scope, name, Number(res.header.revision));
+    return true;
+  }
+
   async claimQpnBlock(): Promise<number> {
     const what = 'cannot claim a QPN block';
     this.requireHealthy(what);
@@ -322,11 +354,16 @@ export class EtcdRegistry extends EventEmitter<RegistryEvents> implements Regist
 
   /** Reads containers and routers at one revision into the cache; returns that revision. */
   private async load(initial: boolean): Promise<number> {
-    const ops = await Promise.all([this.client.getAll().prefix(this.keys.containers).op(), this.client.getAll().prefix(this.keys.routers).op()]);
-    // One transaction of two reads: both at the same revision.
+    const ops = await Promise.all([
+      this.client.getAll().prefix(this.keys.containers).op(),
+      this.client.getAll().prefix(this.keys.routers).op(),
+      this.client.getAll().prefix(this.keys.policies).op(),
+    ]);
+    // One transaction of three reads: all at the same revision.
     const res = await bounded(this.client.kv.txn({ success: ops }), this.callTimeoutMs + 500, 'load');
     const rev = Number(res.header.revision);
     this.view.load(res.responses[0]?.response_range.kvs ?? [], res.responses[1]?.response_range.kvs ?? [], rev);
+    this.policies.load(res.responses[2]?.response_range.kvs ?? [], rev);
     if (initial) this.view.warnMissingNamespaces();
     return rev;
   }
@@ -335,7 +372,9 @@ export class EtcdRegistry extends EventEmitter<RegistryEvents> implements Regist
     const w = this.client.watch().prefix(this.keys.root + '/').startRevision(String(rev + 1)).watcher();
     this.watcher = w;
     w.on('data', (res) => {
-      if (w === this.watcher) this.view.onWatch(res);
+      if (w !== this.watcher) return;
+      this.view.onWatch(res);
+      this.policies.onWatch(res);
     });
     w.on('disconnected', (err) => {
       if (w === this.watcher) this.markUnhealthy(`watch stream lost: ${message(err)}`);

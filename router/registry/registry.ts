@@ -58,6 +58,8 @@ export interface RegistryEvents {
   routerDown: [RouterRecord];
   /** The registry lost (false) or regained (true) its backing store. */
   health: [boolean];
+  /** A tenant's or container's stored policy changed in the cluster store (etcd only). */
+  policy: ['tenant' | 'container', string];
 }
 
 /** QPNs are handed out in blocks of this many; block n is QPNs n*QPN_BLOCK_SIZE.. (docs/cluster.md). */

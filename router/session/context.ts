@@ -2,11 +2,10 @@ import type { MessageName, MessageTypes } from '../../proto/gen/ffproto.js';
 import { ebadf } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DataPlane } from '../native.js';
-import type { Quotas } from '../options.js';
+import type { QuotaGuard } from '../policy/guard.js';
 import type { Container, Registry } from '../registry/registry.js';
 import type { MrKeyAllocator, NumberAllocator } from '../verbs/allocators.js';
 import type { NumberSource } from '../verbs/qpn-blocks.js';
-import type { ObjectCounts } from './objects.js';
 import type { Session } from './session.js';
 
 /** What every request handler may use. The data plane is already behind nativeBoundary. */
@@ -14,7 +13,8 @@ export interface VerbsContext {
   dataPlane: DataPlane;
   closeFd(fd: number): void;
   registry: Registry;
-  quotas: Quotas;
+  /** Every create is checked here first (container and tenant quotas). */
+  quota: QuotaGuard;
   qpns: NumberSource;
   srqns: NumberAllocator;
   mrKeys: MrKeyAllocator;
@@ -25,8 +25,6 @@ export interface VerbsContext {
    * EHOSTUNREACH when the container's router is not up; `what` is for the error.
    */
   peerOf(dest: Container, what: string): number;
-  /** Objects and registered bytes of a container, summed over its live sessions. */
-  usage(container: string): ObjectCounts & { registeredBytes: bigint };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { FFR_ABI_VERSION, FfrErr, type HelloReq, type MessageDef, type MessageName } from '../../proto/gen/ffproto.js';
-import { eacces, edquot, enosys, eproto, errnoName, RouterError, toRouterError } from '../errors.js';
+import { eacces, enosys, eproto, errnoName, RouterError, toRouterError } from '../errors.js';
 import { LogLevel, type Logger } from '../log.js';
 import type { ControlServer, CtlEvent, SessionStats } from '../native.js';
 import type { Container } from '../registry/registry.js';
@@ -8,7 +8,8 @@ import { pidNetnsInode } from '../registry/netns.js';
 import { deviceAttributes } from '../verbs/device.js';
 import { decodeRequest, encodeError, encodeReply } from '../wire/codec.js';
 import { FdBag, type Handler, type HandlerResult, type HandlerTable, type VerbsContext } from './context.js';
-import { OBJECT_KINDS, type ObjectCounts } from './objects.js';
+import { emptyUsage, type Usage } from '../policy/guard.js';
+import { OBJECT_KINDS } from './objects.js';
 import { qpHandlers } from './qp-handlers.js';
 import { resourceHandlers } from './resources.js';
 import { Session, SessionState } from './session.js';
@@ -57,14 +58,18 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     return this.sessions().filter((s) => s.state === SessionState.Established);
   }
 
-  /** Objects and registered bytes of one container over its live sessions (the quota base). */
-  usage(container: string): ObjectCounts & { registeredBytes: bigint } {
-    const u = { pd: 0, mr: 0, cq: 0, qp: 0, srq: 0, ah: 0, channel: 0, registeredBytes: 0n };
+  /** What one container or tenant holds over its live sessions on this host (the quota base). */
+  usage(scope: 'tenant' | 'container', name: string): Usage {
+    const u = emptyUsage();
     for (const s of this.byConn.values()) {
-      if (s.container?.name !== container) continue;
-      const c = s.counts();
-      for (const k of OBJECT_KINDS) u[k] += c[k];
-      u.registeredBytes += s.registeredBytes;
+      const c = s.container;
+      if (c === undefined || (scope === 'container' ? c.name : c.tenant) !== name) continue;
+      const n = s.counts();
+      for (const k of OBJECT_KINDS) u[k] += n[k];
+      u.registeredBytes += Number(s.registeredBytes);
+      u.cqe += s.cqEntries();
+      u.ringBytes += s.ringBytes;
+      u.sessions++;
     }
     return u;
   }
@@ -215,13 +220,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
       this.log.warn(msg);
       throw eacces(msg);
     }
-    let live = 0;
-    for (const o of this.bySid.values()) if (o.container?.name === c.name) live++;
-    if (live >= this.ctx.quotas.maxSessions) {
-      const msg = `refused pid ${s.peer.pid}: container ${c.name} has ${live} sessions, quota ${this.ctx.quotas.maxSessions}`;
-      this.log.warn(msg);
-      throw edquot(msg);
-    }
+    this.ctx.quota.check(c, 'sessions');
     clearTimeout(s.helloTimer);
     const sid = this.allocateSid();
     const { pageFd, doorbellFd } = this.ctx.dataPlane.addSession(sid, { tenant: c.tenantId, lid: c.lid });
@@ -232,7 +231,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> {
     this.log.info(`${s.describe()}: established (tenant ${c.tenant}, lid ${c.lid})`);
     this.emit('established', s);
     return {
-      rep: deviceAttributes(sid, c, this.ctx.quotas),
+      rep: deviceAttributes(sid, c, this.ctx.quota.ceiling(c)),
       fds: [pageFd, doorbellFd],
       closeAfterSend: [pageFd],
     };

@@ -35,6 +35,8 @@ export interface CqObj {
   cqe: number;
   entries: number;
   qps: number;
+  /** Its ring's shared memory, charged to the maxRingBytes quota. */
+  ringBytes: number;
 }
 
 export interface SrqObj {
@@ -46,6 +48,8 @@ export interface SrqObj {
   limit: number;
   entries: number;
   qps: number;
+  /** Its ring's shared memory, charged to the maxRingBytes quota. */
+  ringBytes: number;
 }
 
 /** The capabilities a QP was created with, after rounding (what the app is told). */
@@ -69,6 +73,8 @@ export interface QpObj {
   caps: QpCaps;
   /** Committed attributes; qp_state is refreshed from the data plane before use. */
   attrs: QpAttrs;
+  /** Its rings' shared memory, charged to the maxRingBytes quota. */
+  ringBytes: number;
 }
 
 export interface AhObj {

@@ -5,7 +5,7 @@ import { MAX_QP_RD_ATOM, nodeGuid, portGid } from '../verbs/device.js';
 import { applyModify, resetQpAttrs, type AddressVector } from '../verbs/qp-state.js';
 import { nextPow2, type HandlerTable, type VerbsContext } from './context.js';
 import type { QpCaps, QpObj } from './objects.js';
-import { checkQuota, pdOf } from './resources.js';
+import { chargeRing, checkQuota, pdOf } from './resources.js';
 import type { Container } from '../registry/registry.js';
 import type { Session } from './session.js';
 
@@ -139,6 +139,10 @@ export const qpHandlers: HandlerTable = {
       ctx.qpns.free(qpn);
       throw err;
     }
+    chargeRing(ctx, s, ring, () => {
+      ctx.dataPlane.destroyQp(s.sid, handle);
+      ctx.qpns.free(qpn);
+    });
     if (ring.sqStride !== slot.stride || (ring.sqEntries ?? sqEntries) !== sqEntries || (ring.rqEntries ?? rqEntries) !== rqEntries) {
       ctx.log.warn(
         `${s.describe()}: qpn ${qpn}: data plane built sq ${ring.sqEntries}x${ring.sqStride} rq ${ring.rqEntries}x${ring.rqStride}, ` +
@@ -156,6 +160,7 @@ export const qpHandlers: HandlerTable = {
       sqSigAll,
       caps,
       attrs: resetQpAttrs(),
+      ringBytes: ring.ringBytes,
     });
     pd.qps++;
     sendCq.qps++;
@@ -238,6 +243,7 @@ export const qpHandlers: HandlerTable = {
     const qp = qpOf(s, req.qp);
     ctx.dataPlane.destroyQp(s.sid, qp.handle);
     s.qps.delete(qp.handle);
+    s.ringBytes -= qp.ringBytes;
     ctx.qpns.free(qp.qpn);
     const pd = s.pds.get(qp.pd);
     if (pd) pd.qps--;

@@ -1,5 +1,5 @@
 import { FFR_MAX_CQE, FFR_MAX_SGE, FFR_MAX_SRQ_WR } from '../../proto/gen/ffproto.js';
-import { ebusy, edquot, einval, enomem, eopnotsupp } from '../errors.js';
+import { ebusy, einval, eopnotsupp } from '../errors.js';
 import { Access, SrqAttr } from '../verbs/constants.js';
 import { MAX_MR_SIZE } from '../verbs/device.js';
 import { nextPow2, type HandlerTable, type VerbsContext } from './context.js';
@@ -9,25 +9,26 @@ import type { Session } from './session.js';
 const U64_LIMIT = 1n << 64n;
 const PAGE = 4096n;
 
-const QUOTA_OF: Record<ObjectKind, keyof VerbsContext['quotas']> = {
-  pd: 'maxPd',
-  mr: 'maxMr',
-  cq: 'maxCq',
-  qp: 'maxQp',
-  srq: 'maxSrq',
-  ah: 'maxAh',
-  channel: 'maxChannel',
-};
+/** One more object of this kind, within the container's and the tenant's quotas (EAGAIN otherwise). */
+export function checkQuota(ctx: VerbsContext, s: Session, kind: ObjectKind): void {
+  ctx.quota.check(s.owner, kind);
+}
 
 /**
- * ENOMEM, as a real HCA answers when its max_* (which these quotas are
- * reported as) is exhausted.
+ * Ring memory is known exactly only once the data plane has laid the ring
+ * out, so it is charged after the create: over the quota, `undo` destroys
+ * the new object (its fd included) and the create fails with the quota's
+ * EAGAIN. At most one object's ring exists beyond the quota, briefly.
  */
-export function checkQuota(ctx: VerbsContext, s: Session, kind: ObjectKind): void {
-  const limit = ctx.quotas[QUOTA_OF[kind]];
-  if (ctx.usage(s.owner.name)[kind] >= limit) {
-    throw enomem(`container ${s.owner.name} reached its quota of ${limit} ${kind}s`);
+export function chargeRing(ctx: VerbsContext, s: Session, ring: { ringBytes: number; fd: number }, undo: () => void): void {
+  try {
+    ctx.quota.check(s.owner, 'ringBytes', ring.ringBytes);
+  } catch (err) {
+    undo();
+    ctx.closeFd(ring.fd);
+    throw err;
   }
+  s.ringBytes += ring.ringBytes;
 }
 
 export function pdOf(s: Session, handle: number): PdObj {
@@ -87,10 +88,7 @@ export const resourceHandlers: HandlerTable = {
       throw einval(`fd_offset ${req.fd_offset} and addr 0x${req.addr.toString(16)} differ within a page`);
     }
     checkQuota(ctx, s, 'mr');
-    const registered = ctx.usage(s.owner.name).registeredBytes;
-    if (registered + req.length > BigInt(ctx.quotas.maxRegisteredBytes)) {
-      throw edquot(`container ${s.owner.name} would register ${registered + req.length} bytes, quota ${ctx.quotas.maxRegisteredBytes}`);
-    }
+    ctx.quota.check(s.owner, 'registeredBytes', Number(req.length));
     const handle = s.mrs.allocate();
     const key = ctx.mrKeys.allocate();
     try {
@@ -151,11 +149,13 @@ export const resourceHandlers: HandlerTable = {
     const ch = req.channel === 0 ? undefined : s.channels.get(req.channel);
     if (req.channel !== 0 && ch === undefined) throw einval(`no channel ${req.channel}`);
     checkQuota(ctx, s, 'cq');
+    ctx.quota.check(s.owner, 'cqe', nextPow2(req.cqe + 1) - 1);
     const handle = s.cqs.allocate();
     const ring = ctx.dataPlane.createCq(s.sid, handle, { entries: nextPow2(req.cqe + 1), channel: req.channel });
+    chargeRing(ctx, s, ring, () => ctx.dataPlane.destroyCq(s.sid, handle));
     // The ring the data plane built is the truth the shim must map.
     const entries = ring.entries ?? nextPow2(req.cqe + 1);
-    s.cqs.set(handle, { handle, channel: req.channel, cqe: entries - 1, entries, qps: 0 });
+    s.cqs.set(handle, { handle, channel: req.channel, cqe: entries - 1, entries, qps: 0, ringBytes: ring.ringBytes });
     if (ch) ch.cqs++;
     return {
       rep: { cq: handle, cqe: entries - 1, entries, ring_bytes: ring.ringBytes },
@@ -170,6 +170,7 @@ export const resourceHandlers: HandlerTable = {
     if (cq.qps) throw ebusy(`cq ${cq.handle} is used by ${cq.qps} QPs`);
     ctx.dataPlane.destroyCq(s.sid, cq.handle);
     s.cqs.delete(cq.handle);
+    s.ringBytes -= cq.ringBytes;
     const ch = s.channels.get(cq.channel);
     if (ch) ch.cqs--;
     return { rep: {} };
@@ -192,8 +193,12 @@ export const resourceHandlers: HandlerTable = {
       ctx.srqns.free(srqn);
       throw err;
     }
+    chargeRing(ctx, s, ring, () => {
+      ctx.dataPlane.destroySrq(s.sid, handle);
+      ctx.srqns.free(srqn);
+    });
     const slots = ring.entries ?? entries;
-    s.srqs.set(handle, { handle, pd: pd.handle, srqn, maxWr: slots, maxSge, limit: req.srq_limit, entries: slots, qps: 0 });
+    s.srqs.set(handle, { handle, pd: pd.handle, srqn, maxWr: slots, maxSge, limit: req.srq_limit, entries: slots, qps: 0, ringBytes: ring.ringBytes });
     pd.srqs++;
     return {
       rep: { srq: handle, srqn, max_wr: slots, max_sge: maxSge, entries: slots, stride: ring.stride, ring_bytes: ring.ringBytes },
@@ -228,6 +233,7 @@ export const resourceHandlers: HandlerTable = {
     if (srq.qps) throw ebusy(`srq ${srq.handle} is used by ${srq.qps} QPs`);
     ctx.dataPlane.destroySrq(s.sid, srq.handle);
     s.srqs.delete(srq.handle);
+    s.ringBytes -= srq.ringBytes;
     ctx.srqns.free(srq.srqn);
     const pd = s.pds.get(srq.pd);
     if (pd) pd.srqs--;

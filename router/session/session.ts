@@ -31,6 +31,8 @@ export class Session {
   readonly openedAt = new Date();
   requests = 0;
   registeredBytes = 0n;
+  /** Shared memory of the rings the router created for this session's CQs, QPs and SRQs. */
+  ringBytes = 0;
   /** Closes the connection if no hello arrives in time (see SessionManager). */
   helloTimer: NodeJS.Timeout | undefined;
 
@@ -59,6 +61,13 @@ export class Session {
     };
   }
 
+  /** CQ entries over all CQs (each CQ's cqe as the device rounded it): the maxCqe quota counts these. */
+  cqEntries(): number {
+    let n = 0;
+    for (const cq of this.cqs.values()) n += cq.cqe;
+    return n;
+  }
+
   /** For log lines: who this is. */
   describe(): string {
     const who = `pid ${this.peer.pid} uid ${this.peer.uid}`;
@@ -74,5 +83,6 @@ export class Session {
   clearTables(): void {
     for (const t of [this.pds, this.mrs, this.channels, this.cqs, this.srqs, this.qps, this.ahs]) t.clear();
     this.registeredBytes = 0n;
+    this.ringBytes = 0;
   }
 }

@@ -4,7 +4,7 @@
 // router of their host. teardown() is idempotent.
 import { ClusterNet, type ClusterContainer } from './cluster-net.js';
 import { Etcd } from './etcd.js';
-import { Ffctl } from './ffctl.js';
+import { asList, Ffctl } from './ffctl.js';
 import { killAll } from './proc.js';
 import { Router } from './router.js';
 import { assertNoSanitizerReports } from './world.js';
@@ -43,11 +43,33 @@ export class Cluster {
           await w.ctl.get(h)!.addContainer(c.name, { tenant: c.tenant ?? 1, vip: c.vip ?? cc.ip, netns: cc.ns });
         }
       }
+      await w.settled();
     } catch (e) {
       await w.teardown();
       throw e;
     }
     return w;
+  }
+
+  /**
+   * Waits until every router has seen every other router up and every
+   * container registered (both arrive through the etcd watch), so a test
+   * does not race the watch: a slow router (ASan) may start last.
+   */
+  async settled(timeoutMs = 15_000): Promise<void> {
+    const hosts = Object.keys(this.def.hosts);
+    const names = Object.values(this.def.hosts).flat().map((c) => c.name).sort();
+    const deadline = Date.now() + timeoutMs;
+    for (const h of hosts) {
+      const ctl = this.ctl.get(h)!;
+      for (;;) {
+        const peers = asList((await ctl.ok(['peers'], true)).json, 'peers').map((p) => String(p['host']));
+        const seen = asList((await ctl.ok(['container', 'ls'], true)).json, 'containers').map((c) => String(c['name'])).sort();
+        if (hosts.every((o) => o === h || peers.includes(o)) && names.every((n) => seen.includes(n))) break;
+        if (Date.now() > deadline) throw new Error(`router ${h} sees peers [${peers.join(', ')}] and containers [${seen.join(', ')}] after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
   }
 
   /** Starts (or restarts) the router of a host; containers registered in etcd stay registered. */

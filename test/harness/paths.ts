@@ -32,6 +32,7 @@ export const PATHS = {
   cBuild: join(ROOT, 'test', 'c', 'build'),
   verbsCheck: join(ROOT, 'test', 'c', 'build', 'verbs_check'),
   protoDump: join(ROOT, 'test', 'c', 'build', 'proto_dump'),
+  quotaProbe: join(ROOT, 'test', 'c', 'build', 'quota_probe'),
   protoCodec: join(ROOT, 'test', 'c', 'build', 'proto_codec'),
 };
 
