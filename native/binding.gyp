@@ -17,7 +17,8 @@
         "src/fault_guard.cc",
         "src/peer_net.cc",
         "src/peer_rx.cc",
-        "src/peer_tx.cc"
+        "src/peer_tx.cc",
+        "src/throttle.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

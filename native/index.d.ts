@@ -180,6 +180,12 @@ export declare class DataPlane {
   ): RingFd & { stride: number; entries: number };
   /** Stores the limit (also in the ring header's srq_limit). */
   modifySrq(sid: number, srq: number, opts: { limit: number }): void;
+  /**
+   * Rate caps of a tenant (lid 0) or of one container (its LID): bytes and
+   * work requests per second, 0 = no cap of that kind; both 0 removes them.
+   * Applied to the next WR of every QP of theirs (docs/isolation.md).
+   */
+  setLimit(tenant: number, lid: number, opts: { bytesPerS: number; wrsPerS: number }): void;
   destroySrq(sid: number, srq: number): void;
   /** rqOffset/rqEntries/rqStride are 0 when the QP uses an SRQ. */
   createQp(

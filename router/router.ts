@@ -15,6 +15,7 @@ import { EtcdRegistry } from './registry/etcd.js';
 import type { Container, Registry } from './registry/registry.js';
 import { QpnBlocks, type NumberSource } from './verbs/qpn-blocks.js';
 import { QuotaGuard, type Usage } from './policy/guard.js';
+import { RateCaps } from './policy/caps.js';
 import { registerQuotaMetrics } from './policy/metrics.js';
 import { EtcdPolicyStore } from './policy/etcd-store.js';
 import { FilePolicyStore, type PolicyStore } from './policy/store.js';
@@ -183,6 +184,7 @@ export class Router extends EventEmitter<RouterEvents> implements AdminBackend {
       },
       this.log.child('metrics'),
     );
+    new RateCaps(dataPlane, registry, this.policies, this.log.child('caps')).start();
     registerQuotaMetrics(this.metricsRegistry, this.quota, {
       containers: () => this.registry.list().filter((c) => c.host === this.registry.hostName),
       usage: (scope, name) => this.manager.usage(scope, name),

@@ -16,7 +16,7 @@ describe('multiplexing: 8 containers per host, 64 QP pairs, one pool of connecti
   let w: Cluster;
   beforeAll(async () => {
     const names = (p: string) => Array.from({ length: PER_HOST }, (_, i) => ({ name: `${p}${i + 1}` }));
-    w = await Cluster.create({ hosts: { h1: names('a'), h2: names('b') }, pool: POOL });
+    w = await Cluster.create({ hosts: { h1: names('a'), h2: names('b') }, pool: POOL, leaseTtlS: 10 });
   });
   afterAll(async () => { await w?.teardown(); });
 

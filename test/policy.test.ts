@@ -65,8 +65,11 @@ describe('policy fields', () => {
     expect(() => checkPatch({ maxQp: 1.5 })).toThrow(/max-qp: expected an integer/);
     expect(() => checkPatch({ maxQp: 0 })).toThrow(/max-qp: expected an integer from 1/);
     expect(() => checkPatch({ 'max-qps': 8 })).toThrow(/max-qps: unknown policy field/);
-    expect(errnoOf(() => checkPatch({ rate: '10Gbit' }))).toBe(FfrErr.FFR_EOPNOTSUPP);
+    expect(checkPatch({ rate: '10Gbit', 'msg-rate': '1000' })).toEqual({ rate: 1.25e9, msgRate: 1000 });
+    expect(errnoOf(() => checkPatch({ weight: 2 }))).toBe(FfrErr.FFR_EOPNOTSUPP);
     expect(errnoOf(() => checkPatch({ class: 'fast' }))).toBe(FfrErr.FFR_EINVAL);
+    expect(errnoOf(() => checkPatch({ class: 'bulk' }))).toBe(FfrErr.FFR_EOPNOTSUPP);
+    expect(() => checkPatch({ rate: 'fast' })).toThrow(/rate: expected a rate/);
   });
 
   it('the config file takes policies and rejects a bad one at start-up', () => {

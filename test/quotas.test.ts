@@ -148,9 +148,9 @@ describe('quotas per tenant and per container', () => {
     const zero = await w.ctl!.raw(['container', 'set', 'a1', '--max-mr-bytes', '0']);
     expect(zero.code).toBe(1);
     expect(zero.stderr).toMatch(/max-mr-bytes: expected a size/);
-    const rate = await w.ctl!.raw(['tenant', 'set', 'ta', '--rate', '10Gbit']);
-    expect(rate.code).toBe(1);
-    expect(rate.stderr).toMatch(/rate: the data-plane scheduler .* is not built yet/);
+    const weight = await w.ctl!.raw(['tenant', 'set', 'ta', '--weight', '2']);
+    expect(weight.code).toBe(1);
+    expect(weight.stderr).toMatch(/weight: the weighted scheduler and its classes are not built yet/);
     const gone = await w.ctl!.raw(['tenant', 'rm', 'nobody']);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toMatch(/no stored policy for tenant nobody/);

@@ -197,6 +197,7 @@ class DataPlaneWrap : public Napi::ObjectWrap<DataPlaneWrap> {
                         InstanceMethod<&DataPlaneWrap::DeregMr>("deregMr"),
                         InstanceMethod<&DataPlaneWrap::CreateSrq>("createSrq"),
                         InstanceMethod<&DataPlaneWrap::ModifySrq>("modifySrq"),
+                        InstanceMethod<&DataPlaneWrap::SetLimit>("setLimit"),
                         InstanceMethod<&DataPlaneWrap::DestroySrq>("destroySrq"),
                         InstanceMethod<&DataPlaneWrap::CreateQp>("createQp"),
                         InstanceMethod<&DataPlaneWrap::ModifyQp>("modifyQp"),
@@ -328,6 +329,14 @@ class DataPlaneWrap : public Napi::ObjectWrap<DataPlaneWrap> {
     guard(info.Env(), [&] {
       uint32_t sid = arg_u32(info, 0, "sid"), srq = arg_u32(info, 1, "srq");
       dp().modify_srq(sid, srq, req_u32(arg_obj(info, 2, "options"), "limit"));
+    });
+  }
+
+  void SetLimit(const Napi::CallbackInfo& info) {
+    guard(info.Env(), [&] {
+      uint32_t tenant = arg_u32(info, 0, "tenant"), lid = arg_u32(info, 1, "lid");
+      Napi::Object o = arg_obj(info, 2, "options");
+      dp().set_limit(tenant, lid, req_u64(o, "bytesPerS"), req_u64(o, "wrsPerS"));
     });
   }
 

@@ -84,6 +84,8 @@ class DataPlane {
   void dereg_mr(uint32_t sid, uint32_t mr);
   RingInfo create_srq(uint32_t sid, uint32_t srq, const SrqParams& p);
   void modify_srq(uint32_t sid, uint32_t srq, uint32_t limit);
+  // Rate caps of a tenant (lid 0) or a container; 0 and 0 removes them (throttle.cc).
+  void set_limit(uint32_t tenant, uint32_t lid, uint64_t bytes_per_s, uint64_t wrs_per_s);
   void destroy_srq(uint32_t sid, uint32_t srq);
   RingInfo create_qp(uint32_t sid, uint32_t qp, const QpParams& p);
   void modify_qp(uint32_t sid, uint32_t qp, const QpAttrs& a);
@@ -132,6 +134,9 @@ class DataPlane {
   void set_need_wakeup(uint32_t v);
   void kick();
   void check_open() const;
+
+  // throttle.cc
+  bool throttled(Qp& qp, uint64_t len, uint64_t now);
 
   // exec.cc
   bool process_sq(Qp& qp, uint64_t now);

@@ -444,6 +444,7 @@ Exec DataPlane::execute(Qp& qp, const ffr_swqe& w, const uint8_t* payload, uint6
     auto ait = t_.ahs.find(obj_key(qp.sid, w.ud_ah));
     if (ait == t_.ahs.end() || ait->second->pd != qp.pd) return done(IBV_WC_LOC_QP_OP_ERR);
     const Ah* ah = ait->second.get();
+    if (throttled(qp, len, now)) return waiting();
     if (ah->peer != 0) {
       if (len > FFR_MTU_BYTES) return done(IBV_WC_LOC_LEN_ERR);
       send_ud_remote(qp, *ah, w, seg_a_, len, inline_data);
@@ -466,6 +467,8 @@ Exec DataPlane::execute(Qp& qp, const ffr_swqe& w, const uint8_t* payload, uint6
     count(qp.sid, len, 0, 1, 0);
     return done(IBV_WC_SUCCESS, len);
   }
+  // Charged before any byte moves; READs and atomics to the requester.
+  if (throttled(qp, op == IBV_WR_ATOMIC_CMP_AND_SWP || op == IBV_WR_ATOMIC_FETCH_AND_ADD ? 8 : len, now)) return waiting();
   switch (op) {
     case IBV_WR_SEND:
     case IBV_WR_SEND_WITH_IMM:

@@ -189,6 +189,7 @@ bool DataPlane::process_remote(Qp& qp, uint64_t now) {
   if (!write_pending_cqe(qp, now, &work)) return false;
   if (qp.state != FFR_QPS_RTS) return work;
   const bool rc = qp.type == IBV_QPT_RC;
+  const bool capped = qp.wait == Wait::kThrottle;
   PeerConn* c = conn_for(qp.peer, flow_of(qp));
   if (rc) {
     work |= complete_remote_head(qp, now);
@@ -201,6 +202,9 @@ bool DataPlane::process_remote(Qp& qp, uint64_t now) {
       rs.timer_on = true;
       rs.ack_deadline_ns = now + t;
     }
+    // Nothing on the fabric, the head held by a rate cap here: the timer
+    // measures the fabric, so it starts when the head is sent.
+    if (capped && rs.inflight.empty()) rs.ack_deadline_ns = now + t;
     const bool head_done = !rs.inflight.empty() && rs.inflight.front().acked;
     // (now is the sweep's start: the connection may have moved since.)
     if (rs.timer_on && t != 0 && now >= rs.ack_deadline_ns && c != nullptr && !c->txq.empty() &&
@@ -225,6 +229,10 @@ bool DataPlane::process_remote(Qp& qp, uint64_t now) {
     }
     if (qp.wait == Wait::kRnr && now < qp.wait_until_ns) return work;
     if (qp.wait == Wait::kRnr) qp.wait = Wait::kNone;
+  }
+  if (qp.wait == Wait::kThrottle) {
+    if (now < qp.wait_until_ns) return work;
+    qp.wait = Wait::kNone;
   }
   if (rs.stopped) return work;
   if (rs.probing) {
@@ -277,6 +285,8 @@ bool DataPlane::process_remote(Qp& qp, uint64_t now) {
     }
     const uint32_t op = peer_op_of(w.opcode);
     const bool data = op == FFR_PEER_SEND || op == FFR_PEER_WRITE;
+    // A new message is charged to the caps before its first segment; READs and atomics to the requester.
+    if (rs.tx_off == 0 && throttled(qp, op == FFR_PEER_ATOMIC_REQ ? 8 : len, now)) break;
     std::vector<std::shared_ptr<Mr>> wr_refs;
     refs_of(seg_a_mrs_, &wr_refs);
     // Frame the message, a segment at a time; a full connection queue

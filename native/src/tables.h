@@ -14,6 +14,7 @@
 #include "ffproto.h"
 #include "peer.h"
 #include "shm.h"
+#include "throttle.h"
 
 namespace ffr {
 
@@ -89,7 +90,8 @@ struct Ah {
 };
 
 // Why the head send WR of a QP is waiting, so the sleeper knows its timer.
-enum class Wait : uint8_t { kNone, kRetry, kRnr, kResource };
+// kThrottle: a rate cap of the container or its tenant holds the head WR (throttle.h).
+enum class Wait : uint8_t { kNone, kRetry, kRnr, kResource, kThrottle };
 
 struct Qp {
   uint32_t sid = 0, handle = 0, qpn = 0, type = 0, pd = 0;
@@ -144,6 +146,7 @@ struct Tables {
   std::vector<Qp*> qp_list;  // iteration order of the sweep; rebuilt on create/destroy
   std::unordered_map<uint32_t, std::unique_ptr<Peer>> peers;  // by hostId
   std::unordered_map<uint64_t, PeerConn*> conn_by_token;     // every open peer socket
+  LimiterTable limiters;                                      // rate caps; empty = none (the fast path)
   std::vector<std::unique_ptr<PeerConn>> unbound;           // accepted, HELLO not read yet
 };
 

@@ -61,11 +61,11 @@ export const WEIGHT_MAX = 10_000;
 const COUNT_MAX = 0xff_ffff;
 
 /**
- * The scheduler that enforces weight, rate, msgRate and class is not in the
- * data plane yet: refusing them is the honest answer until it is, instead
- * of storing a cap nothing enforces.
+ * Rate caps are token buckets in the data plane; the weighted scheduler and
+ * the classes are not built yet: refusing weight and class is the honest
+ * answer until they are, instead of storing a share nothing enforces.
  */
-const SCHED_ENFORCED = false;
+const NOT_ENFORCED: ReadonlySet<PolicyKey> = new Set(['weight', 'class']);
 
 function positiveInt(field: string, v: unknown, hi: number, parse: (t: string) => number | undefined, unit: string): number {
   const n = typeof v === 'string' ? parse(v) : v;
@@ -114,8 +114,8 @@ export function checkPatch(raw: unknown, where = ''): Partial<Record<PolicyKey, 
       continue;
     }
     const value = checkField(key, v, where);
-    if (!SCHED_ENFORCED && (SCHED_KEYS as readonly string[]).includes(key)) {
-      throw eopnotsupp(`${where}${POLICY_FLAGS[key]}: the data-plane scheduler (weights, caps, classes) is not built yet; only quotas are enforced`);
+    if (NOT_ENFORCED.has(key)) {
+      throw eopnotsupp(`${where}${POLICY_FLAGS[key]}: the weighted scheduler and its classes are not built yet; quotas and rate caps are enforced`);
     }
     out[key] = value;
   }

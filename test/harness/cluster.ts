@@ -19,6 +19,13 @@ export interface ClusterDef {
   pool?: number;
   /** Extra router flags for every router. */
   routerArgs?: string[];
+  /**
+   * Router lease TTL (default 3 s, so fault tests see a dead router soon).
+   * Loads that starve the routers' event loops for seconds (many processes
+   * under ASan on 2 cores) take the product default of 10 s instead, or the
+   * lease runs out under a live router.
+   */
+  leaseTtlS?: number;
 }
 
 export class Cluster {
@@ -83,7 +90,7 @@ export class Cluster {
         '--etcd', this.etcd.endpoint,
         '--peer-listen', `${h.wanIp}:${PEER_PORT}`,
         '--peer-pool', String(this.def.pool ?? 1),
-        '--lease-ttl-s', '3',
+        '--lease-ttl-s', String(this.def.leaseTtlS ?? 3),
         ...(this.def.routerArgs ?? []),
         ...extra,
       ],
