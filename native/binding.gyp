@@ -18,7 +18,8 @@
         "src/peer_net.cc",
         "src/peer_rx.cc",
         "src/peer_tx.cc",
-        "src/throttle.cc"
+        "src/throttle.cc",
+        "src/sched.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

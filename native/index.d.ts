@@ -47,6 +47,8 @@ export interface DataPlaneOptions {
   idleSpinUs: number;
   /** Max WRs executed per QP per sweep (1..65536). */
   maxBatch: number;
+  /** Pieces of large local WRITEs and READs, in bytes (at least 4096). @default 65536 */
+  chunkBytes?: number;
   /**
    * CPUs the data-plane thread (named ffr-dataplane) may run on; absent or
    * empty = wherever the process may. EINVAL if one is outside the process's
@@ -68,6 +70,10 @@ export interface SessionStats {
   bytesIn: number;
   wrsOut: number;
   wrsIn: number;
+  /** Time its WRs waited on a rate cap, ns. */
+  throttledNs: number;
+  /** Data-plane time serving its send queues, ns. */
+  busyNs: number;
   /** count per ibv_wc_status value; statuses never seen are absent. */
   completions: Record<number, number>;
 }
@@ -186,6 +192,12 @@ export declare class DataPlane {
    * Applied to the next WR of every QP of theirs (docs/isolation.md).
    */
   setLimit(tenant: number, lid: number, opts: { bytesPerS: number; wrsPerS: number }): void;
+  /**
+   * Scheduler weight and class of a tenant (lid 0) or a container: cls 0
+   * default, 1 latency, 2 bulk, absent = the tenant's (or default). Weight 1
+   * and no class are the defaults (docs/isolation.md).
+   */
+  setSched(tenant: number, lid: number, opts: { weight: number; cls?: number }): void;
   destroySrq(sid: number, srq: number): void;
   /** rqOffset/rqEntries/rqStride are 0 when the QP uses an SRQ. */
   createQp(

@@ -15,6 +15,7 @@ const USAGE = `usage: ffrouter [options]
   --state-dir DIR        where containers.json lives        (default /var/lib/ffrouter)
   --idle-spin-us N       data-plane spin before sleeping    (default 200)
   --max-batch N          WRs per ring per data-plane sweep  (default 32)
+  --chunk-kib N          pieces of large local WRITE/READ   (default 64)
   --dataplane-cpus LIST  CPUs for the data-plane thread, e.g. 3 or 2-3 (default: any)
   --log-level LEVEL      error | warn | info | debug        (default info)
   --host-name NAME       this router's name in the cluster  (default: the host name)
@@ -41,6 +42,7 @@ function parseFlags(argv: string[]): { config?: string; flags: Record<string, un
       'state-dir': { type: 'string' },
       'idle-spin-us': { type: 'string' },
       'max-batch': { type: 'string' },
+      'chunk-kib': { type: 'string' },
       'dataplane-cpus': { type: 'string' },
       'log-level': { type: 'string' },
       'host-name': { type: 'string' },

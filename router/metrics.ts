@@ -20,11 +20,13 @@ interface Totals {
   bytesIn: number;
   wrsOut: number;
   wrsIn: number;
+  throttledNs: number;
+  busyNs: number;
   completions: Map<string, number>;
 }
 
 function emptyTotals(): Totals {
-  return { bytesOut: 0, bytesIn: 0, wrsOut: 0, wrsIn: 0, completions: new Map() };
+  return { bytesOut: 0, bytesIn: 0, wrsOut: 0, wrsIn: 0, throttledNs: 0, busyNs: 0, completions: new Map() };
 }
 
 function addStats(t: Totals, st: SessionStats): void {
@@ -32,6 +34,8 @@ function addStats(t: Totals, st: SessionStats): void {
   t.bytesIn += st.bytesIn;
   t.wrsOut += st.wrsOut;
   t.wrsIn += st.wrsIn;
+  t.throttledNs += st.throttledNs;
+  t.busyNs += st.busyNs;
   for (const [status, n] of Object.entries(st.completions)) {
     const name = wcStatusName(Number(status));
     t.completions.set(name, (t.completions.get(name) ?? 0) + n);
@@ -130,6 +134,23 @@ export class RouterMetrics {
         }
       },
     });
+    const perTenant = (name: string, help: string, value: (t: Totals) => number): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['tenant', 'container'] as const,
+        registers,
+        collect() {
+          this.reset();
+          const tenantOf = new Map(self.source.containers().map((c) => [c.name, c.tenant]));
+          for (const [container, t] of self.totals()) {
+            this.inc({ tenant: tenantOf.get(container) ?? '', container }, value(t) / 1e9);
+          }
+        },
+      });
+    };
+    perTenant('ffr_throttled_seconds_total', 'Time the head work requests of a container\'s QPs waited on a rate cap (its own or its tenant\'s), summed over its QPs.', (t) => t.throttledNs);
+    perTenant('ffr_dataplane_seconds_total', 'Data-plane time spent serving a container\'s send queues: the router CPU its traffic costs.', (t) => t.busyNs);
     new Counter({
       name: 'ffr_completions_total',
       help: 'Completions written per container by ibv_wc_status (success, wr_flush_err, retry_exc_err, ...).',
@@ -169,7 +190,7 @@ export class RouterMetrics {
     };
     for (const [name, r] of this.retired) {
       const t = of(name);
-      addStats(t, { sid: 0, bytesOut: r.bytesOut, bytesIn: r.bytesIn, wrsOut: r.wrsOut, wrsIn: r.wrsIn, completions: {} });
+      addStats(t, { ...r, sid: 0, completions: {} });
       for (const [status, n] of r.completions) t.completions.set(status, (t.completions.get(status) ?? 0) + n);
     }
     const bySid = new Map<number, string>();

@@ -24,6 +24,12 @@ export interface RouterOptions {
   /** Work requests the data plane takes from one ring per sweep. @default 32 */
   maxBatch: number;
   /**
+   * KiB in which large local WRITEs and READs are copied: what a latency-class
+   * request waits behind at most, against the scheduler's cost per piece
+   * (docs/isolation.md has the measurement). @default 64
+   */
+  chunkKib: number;
+  /**
    * CPUs the data-plane thread may run on (`"2"`, `"2-3"`, `"0,2"` or an
    * array); empty = wherever the process may. A router sharing a core with
    * an app that spins on memory waits for that app's scheduler slice: give
@@ -63,6 +69,7 @@ export const DEFAULT_OPTIONS: Readonly<RouterOptions> = Object.freeze({
   stateDir: '/var/lib/ffrouter',
   idleSpinUs: 200,
   maxBatch: 32,
+  chunkKib: 64,
   dataplaneCpus: [],
   logLevel: 'info',
   quotas: DEFAULT_QUOTAS,
@@ -83,7 +90,7 @@ export class OptionsError extends Error {
 export { DEFAULT_QUOTAS, type Quotas };
 
 const TOP_KEYS = [
-  'socket', 'adminSocket', 'metricsPort', 'metricsHost', 'stateDir', 'idleSpinUs', 'maxBatch', 'dataplaneCpus', 'logLevel', 'quotas', 'policies',
+  'socket', 'adminSocket', 'metricsPort', 'metricsHost', 'stateDir', 'idleSpinUs', 'maxBatch', 'chunkKib', 'dataplaneCpus', 'logLevel', 'quotas', 'policies',
   'hostName', 'etcd', 'etcdPrefix', 'leaseTtlS', 'peerListen', 'peerAdvertise', 'peerPool',
 ] as const;
 const HOST_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -203,6 +210,7 @@ export function resolveOptions(config: Record<string, unknown>, overrides: Recor
     stateDir,
     idleSpinUs: int('idleSpinUs', pick('idleSpinUs'), 0, 1_000_000),
     maxBatch: int('maxBatch', pick('maxBatch'), 1, 4096),
+    chunkKib: int('chunkKib', pick('chunkKib'), 4, 1 << 20),
     dataplaneCpus: parseCpuList('dataplaneCpus', pick('dataplaneCpus')),
     logLevel,
     quotas,

@@ -16,6 +16,7 @@ import type { Container, Registry } from './registry/registry.js';
 import { QpnBlocks, type NumberSource } from './verbs/qpn-blocks.js';
 import { QuotaGuard, type Usage } from './policy/guard.js';
 import { RateCaps } from './policy/caps.js';
+import { SchedWeights } from './policy/weights.js';
 import { registerQuotaMetrics } from './policy/metrics.js';
 import { EtcdPolicyStore } from './policy/etcd-store.js';
 import { FilePolicyStore, type PolicyStore } from './policy/store.js';
@@ -109,7 +110,7 @@ export class Router extends EventEmitter<RouterEvents> implements AdminBackend {
     mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
     this.native = this.deps.native ?? loadNative();
     const native = this.native;
-    const dataPlane = nativeBoundary(new native.DataPlane({ idleSpinUs: o.idleSpinUs, maxBatch: o.maxBatch, cpus: o.dataplaneCpus }), 'dataPlane');
+    const dataPlane = nativeBoundary(new native.DataPlane({ idleSpinUs: o.idleSpinUs, maxBatch: o.maxBatch, chunkBytes: o.chunkKib * 1024, cpus: o.dataplaneCpus }), 'dataPlane');
     this.dataPlane = dataPlane;
     // The listener first: the router announces the port it really got.
     let peerAddr = '';
@@ -185,6 +186,7 @@ export class Router extends EventEmitter<RouterEvents> implements AdminBackend {
       this.log.child('metrics'),
     );
     new RateCaps(dataPlane, registry, this.policies, this.log.child('caps')).start();
+    new SchedWeights(dataPlane, registry, this.policies, this.log.child('sched')).start();
     registerQuotaMetrics(this.metricsRegistry, this.quota, {
       containers: () => this.registry.list().filter((c) => c.host === this.registry.hostName),
       usage: (scope, name) => this.manager.usage(scope, name),

@@ -66,9 +66,11 @@ describe('policy fields', () => {
     expect(() => checkPatch({ maxQp: 0 })).toThrow(/max-qp: expected an integer from 1/);
     expect(() => checkPatch({ 'max-qps': 8 })).toThrow(/max-qps: unknown policy field/);
     expect(checkPatch({ rate: '10Gbit', 'msg-rate': '1000' })).toEqual({ rate: 1.25e9, msgRate: 1000 });
-    expect(errnoOf(() => checkPatch({ weight: 2 }))).toBe(FfrErr.FFR_EOPNOTSUPP);
+    expect(checkPatch({ weight: '4', class: 'latency' })).toEqual({ weight: 4, class: 'latency' });
+    expect(() => checkPatch({ weight: 0 })).toThrow(/weight: expected an integer from 1 to 10000/);
+    expect(() => checkPatch({ weight: 2.5 })).toThrow(/weight: expected an integer/);
     expect(errnoOf(() => checkPatch({ class: 'fast' }))).toBe(FfrErr.FFR_EINVAL);
-    expect(errnoOf(() => checkPatch({ class: 'bulk' }))).toBe(FfrErr.FFR_EOPNOTSUPP);
+    expect(() => checkPatch({ class: 'fast' })).toThrow(/class: expected one of latency, default, bulk/);
     expect(() => checkPatch({ rate: 'fast' })).toThrow(/rate: expected a rate/);
   });
 

@@ -198,6 +198,7 @@ class DataPlaneWrap : public Napi::ObjectWrap<DataPlaneWrap> {
                         InstanceMethod<&DataPlaneWrap::CreateSrq>("createSrq"),
                         InstanceMethod<&DataPlaneWrap::ModifySrq>("modifySrq"),
                         InstanceMethod<&DataPlaneWrap::SetLimit>("setLimit"),
+                        InstanceMethod<&DataPlaneWrap::SetSched>("setSched"),
                         InstanceMethod<&DataPlaneWrap::DestroySrq>("destroySrq"),
                         InstanceMethod<&DataPlaneWrap::CreateQp>("createQp"),
                         InstanceMethod<&DataPlaneWrap::ModifyQp>("modifyQp"),
@@ -221,7 +222,9 @@ class DataPlaneWrap : public Napi::ObjectWrap<DataPlaneWrap> {
       uint32_t spin = req_u32_max(o, "idleSpinUs", 10000000);
       uint32_t batch = req_u32_max(o, "maxBatch", 65536);
       if (batch == 0) throw_err(EINVAL, "maxBatch must be at least 1");
-      dp_ = std::make_unique<DataPlane>(spin, batch, opt_u32_list(o, "cpus"));
+      const uint32_t chunk = opt_u32(o, "chunkBytes").value_or(kDefaultChunk);
+      if (chunk < 4096) throw_err(EINVAL, "chunkBytes must be at least 4096");
+      dp_ = std::make_unique<DataPlane>(spin, batch, chunk, opt_u32_list(o, "cpus"));
     });
     state(info.Env())->planes.insert(this);
     Ref();  // rings keep being served until close(), whatever JS holds
@@ -340,6 +343,19 @@ class DataPlaneWrap : public Napi::ObjectWrap<DataPlaneWrap> {
     });
   }
 
+  // cls: 0 default, 1 latency, 2 bulk, absent = inherit (sched.h).
+  void SetSched(const Napi::CallbackInfo& info) {
+    guard(info.Env(), [&] {
+      uint32_t tenant = arg_u32(info, 0, "tenant"), lid = arg_u32(info, 1, "lid");
+      Napi::Object o = arg_obj(info, 2, "options");
+      const uint32_t weight = req_u32_max(o, "weight", 1000000);
+      if (weight == 0) throw_err(EINVAL, "weight must be at least 1");
+      const std::optional<uint32_t> cls = opt_u32(o, "cls");
+      if (cls && *cls > 2) throw_err(EINVAL, "cls must be 0 (default), 1 (latency) or 2 (bulk)");
+      dp().set_sched(tenant, lid, weight, cls ? static_cast<SchedClass>(*cls) : SchedClass::kUnset);
+    });
+  }
+
   void DestroySrq(const Napi::CallbackInfo& info) {
     guard(info.Env(), [&] { dp().destroy_srq(arg_u32(info, 0, "sid"), arg_u32(info, 1, "srq")); });
   }
@@ -443,6 +459,8 @@ class DataPlaneWrap : public Napi::ObjectWrap<DataPlaneWrap> {
         o.Set("bytesIn", static_cast<double>(s.bytes_in));
         o.Set("wrsOut", static_cast<double>(s.wrs_out));
         o.Set("wrsIn", static_cast<double>(s.wrs_in));
+        o.Set("throttledNs", static_cast<double>(s.throttled_ns));
+        o.Set("busyNs", static_cast<double>(s.busy_ns));
         Napi::Object c = Napi::Object::New(env);
         for (int st = 0; st < kNumWcStatus; st++)
           if (s.completions[st] != 0) c.Set(static_cast<uint32_t>(st), static_cast<double>(s.completions[st]));

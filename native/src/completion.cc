@@ -103,6 +103,7 @@ void DataPlane::set_state(Qp& qp, uint32_t state) {
   // the sleeper's timeout point into the past forever.
   qp.wait = Wait::kNone;
   qp.rnr_used = 0;
+  qp.head_off = 0;  // a head WR cut in chunks is flushed whole
   if (state == FFR_QPS_RESET) {
     qp.cqe_pending = false;
     qp.has_head_flush_status = false;

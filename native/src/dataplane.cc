@@ -31,8 +31,8 @@ DataPlane::JsLock::JsLock(DataPlane& dp) : dp_(dp) {
 
 DataPlane::JsLock::~JsLock() { dp_.mu_.unlock(); }
 
-DataPlane::DataPlane(uint32_t idle_spin_us, uint32_t max_batch, const std::vector<uint32_t>& cpus)
-    : idle_spin_ns_(static_cast<uint64_t>(idle_spin_us) * 1000), max_batch_(max_batch) {
+DataPlane::DataPlane(uint32_t idle_spin_us, uint32_t max_batch, uint32_t chunk_bytes, const std::vector<uint32_t>& cpus)
+    : idle_spin_ns_(static_cast<uint64_t>(idle_spin_us) * 1000), max_batch_(max_batch), chunk_(chunk_bytes) {
   // Checked before the thread exists: a CPU outside the process's own set
   // (cgroup cpuset, taskset) is a configuration error, not a silent subset.
   cpu_set_t want;
@@ -87,30 +87,54 @@ void DataPlane::set_need_wakeup(uint32_t v) {
   for (auto& kv : t_.sessions) store_release(&kv.second->page->need_wakeup, v);
 }
 
+// One sweep visits every QP once; it is one round of the scheduler unless
+// the byte budget cuts it short (then the next sweep finishes the round).
+// Latency and default QPs go in the first pass, bulk ones in the second.
 bool DataPlane::sweep(uint64_t now) {
   bool work = false;
   sweep_bytes_ = 0;
-  // Start where the last budget-limited sweep stopped, so no QP starves.
+  sched_waiting_ = false;
   const size_t n = t_.qp_list.size();
-  if (sweep_start_ >= n) sweep_start_ = 0;
-  // QPs to other hosts compete for their connection's queue: whoever is
-  // swept first fills it, so the first place goes round.
-  if (!t_.peers.empty() && n > 0) sweep_start_ = (sweep_start_ + 1) % n;
-  for (size_t i = 0; i < n; i++) {
-    Qp* qp = t_.qp_list[(sweep_start_ + i) % n];
-    if (sweep_bytes_ >= kSweepByteBudget) {
-      sweep_start_ = (sweep_start_ + i) % n;
-      return true;
-    }
-    if (qp->wait != Wait::kNone && now < qp->wait_until_ns) continue;
-    if (qp->state == FFR_QPS_ERR)
-      work |= flush_qp(*qp, now);
-    else if (qp->peer != 0 && (qp->state == FFR_QPS_RTS || qp->cqe_pending))
-      work |= process_remote(*qp, now);
-    else if (qp->state == FFR_QPS_RTS || qp->cqe_pending)
-      work |= process_sq(*qp, now);
+  if (!round_open_) {
+    // QPs to other hosts compete for their connection's queue: whoever is
+    // swept first fills it, so the first place goes round.
+    if (n > 0) sweep_start_ = (sweep_start_ + 1) % n;
+    plan_round(now);
+    round_pass_ = 0;
+    resume_at_ = 0;
   }
-  return work;
+  if (sched_dirty_) sched_rebuild();
+  if (sweep_start_ >= n) sweep_start_ = 0;
+  serve_latency(now);
+  for (; round_pass_ < 2; round_pass_++, resume_at_ = 0) {
+    for (size_t i = resume_at_; i < n; i++) {
+      Qp* qp = t_.qp_list[(sweep_start_ + i) % n];
+      if ((qp->sc_class == SchedClass::kBulk) != (round_pass_ == 1)) continue;
+      if (sweep_bytes_ >= kSweepByteBudget) {
+        resume_at_ = i;
+        round_open_ = true;
+        return true;
+      }
+      if (qp->wait != Wait::kNone && now < qp->wait_until_ns) continue;
+      // Only the QPs the plan found with work are timed: two clock reads
+      // per visit of every idle QP would tax the idle spin for nothing.
+      const uint64_t t0 = qp->sc_round == round_ ? now_ns() : 0;
+      const uint32_t sid = qp->sid;
+      if (qp->state == FFR_QPS_ERR)
+        work |= flush_qp(*qp, now);
+      else if (qp->peer != 0 && (qp->state == FFR_QPS_RTS || qp->cqe_pending))
+        work |= process_remote(*qp, now);
+      else if (qp->state == FFR_QPS_RTS || qp->cqe_pending)
+        work |= process_sq(*qp, now);
+      if (t0 != 0) {
+        auto sit = t_.sessions.find(sid);
+        if (sit != t_.sessions.end()) sit->second->stats.busy_ns += now_ns() - t0;
+      }
+    }
+  }
+  round_open_ = false;
+  // A head waiting on its deficit is work: the next round grants it.
+  return work || sched_waiting_;
 }
 
 uint64_t DataPlane::next_timer(uint64_t now) const {
@@ -283,6 +307,7 @@ void DataPlane::close() {
   t_.conn_by_token.clear();
   listen_fd_.reset();
   t_.qp_list.clear();
+  latency_qps_.clear();
   t_.qp_by_qpn.clear();
   t_.qps.clear();
   t_.ahs.clear();

@@ -67,7 +67,8 @@ struct AhParams {
 class DataPlane {
  public:
   // cpus: where the data-plane thread may run; empty = wherever the process may.
-  DataPlane(uint32_t idle_spin_us, uint32_t max_batch, const std::vector<uint32_t>& cpus);
+  // chunk_bytes: pieces of large local WRITEs and READs (sched.h).
+  DataPlane(uint32_t idle_spin_us, uint32_t max_batch, uint32_t chunk_bytes, const std::vector<uint32_t>& cpus);
   ~DataPlane();
   DataPlane(const DataPlane&) = delete;
   DataPlane& operator=(const DataPlane&) = delete;
@@ -86,6 +87,8 @@ class DataPlane {
   void modify_srq(uint32_t sid, uint32_t srq, uint32_t limit);
   // Rate caps of a tenant (lid 0) or a container; 0 and 0 removes them (throttle.cc).
   void set_limit(uint32_t tenant, uint32_t lid, uint64_t bytes_per_s, uint64_t wrs_per_s);
+  // Weight and class of a tenant (lid 0) or a container; 1 and kUnset are the defaults (sched.cc).
+  void set_sched(uint32_t tenant, uint32_t lid, uint32_t weight, SchedClass cls);
   void destroy_srq(uint32_t sid, uint32_t srq);
   RingInfo create_qp(uint32_t sid, uint32_t qp, const QpParams& p);
   void modify_qp(uint32_t sid, uint32_t qp, const QpAttrs& a);
@@ -137,6 +140,16 @@ class DataPlane {
 
   // throttle.cc
   bool throttled(Qp& qp, uint64_t len, uint64_t now);
+  // sched.cc
+  void sched_attach(Qp& q);
+  void sched_detach(Qp& q);
+  void sched_rebuild();
+  bool sched_active(const Qp& q, uint64_t now) const;
+  uint64_t share_of(const Qp& q) const;
+  void plan_round(uint64_t now);
+  bool sched_admit(Qp& q, uint64_t cost);
+  void sched_refund(Qp& q, uint64_t cost);
+  void serve_latency(uint64_t now);
 
   // exec.cc
   bool process_sq(Qp& qp, uint64_t now);
@@ -144,8 +157,10 @@ class DataPlane {
   Exec execute(Qp& qp, const ffr_swqe& w, const uint8_t* payload, uint64_t now);
   Exec exec_send(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vector<Seg>& src, uint64_t len, const Ah* ah,
                  uint64_t now);
-  Exec exec_write(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vector<Seg>& src, uint64_t len, uint64_t now);
-  Exec exec_read(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vector<Seg>& local, uint64_t len);
+  Exec exec_write(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vector<Seg>& src, uint64_t len, uint64_t off,
+                  uint64_t piece, uint64_t now);
+  Exec exec_read(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vector<Seg>& local, uint64_t len, uint64_t off,
+                 uint64_t piece);
   Exec exec_atomic(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vector<Seg>& local);
   Exec rc_retry(Qp& qp, uint64_t now);
   Exec rnr(Qp& qp, const Qp& dst, uint64_t now);
@@ -234,6 +249,7 @@ class DataPlane {
 
   uint64_t idle_spin_ns_;
   uint32_t max_batch_;
+  uint64_t chunk_;
   UniqueFd doorbell_;  // kicks from the JS thread (object changes, stop)
   UniqueFd epoll_;     // doorbell_ plus every session's doorbell
   void drain_doorbells();
@@ -251,6 +267,20 @@ class DataPlane {
   // the JS thread's mutations never wait behind a long train of big copies.
   uint64_t sweep_bytes_ = 0;
   size_t sweep_start_ = 0;
+  // The scheduler's round (sched.h). A sweep cut short by the byte budget
+  // leaves the round open: the next sweep goes on from resume_at_ in the
+  // same pass, so every active QP gets its turn before new shares.
+  uint64_t round_ = 0;
+  bool round_open_ = false;
+  uint32_t round_pass_ = 0;  // 0: latency and default QPs, 1: bulk
+  size_t resume_at_ = 0;
+  bool round_admitted_ = true;
+  uint64_t round_min_skip_ = 0;
+  uint64_t round_wsum_ = 0;  // weights of the tenants active at the plan
+  bool sched_waiting_ = false;  // a head waits on its deficit: there is work
+  bool sched_dirty_ = true;
+  bool serving_latency_ = false;
+  std::vector<Qp*> latency_qps_;
   // The peer transport: sockets live in their own epoll set, itself one
   // of the fds the sleeping thread waits on.
   UniqueFd peer_ep_, listen_fd_;

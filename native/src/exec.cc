@@ -13,7 +13,8 @@
 namespace ffr {
 
 struct DataPlane::Exec {
-  bool done = true;  // false: the head WR waits; the QP's timer says until when
+  bool done = true;  // false: the head WR waits; the QP's timer (or its deficit) says until when
+  bool more = false; // a chunk of the head WR went; the next one is due (qp.head_off)
   uint32_t status = IBV_WC_SUCCESS;
   uint32_t byte_len = 0;
 };
@@ -36,6 +37,13 @@ Exec done(uint32_t status, uint64_t len = 0) {
 Exec waiting() {
   Exec e;
   e.done = false;
+  return e;
+}
+
+Exec more() {
+  Exec e;
+  e.done = false;
+  e.more = true;
   return e;
 }
 
@@ -306,43 +314,59 @@ Exec DataPlane::exec_send(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vector<
   return done(IBV_WC_SUCCESS, len);
 }
 
+// One piece [off, off + piece) of a WRITE; the key is checked for the whole
+// message at every piece (a key revoked half way fails the rest), and the
+// immediate takes its receive WQE with the last piece only.
 Exec DataPlane::exec_write(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vector<Seg>& src, uint64_t len,
-                           uint64_t now) {
+                           uint64_t off, uint64_t piece, uint64_t now) {
   const bool imm = w.opcode == IBV_WR_RDMA_WRITE_WITH_IMM;
+  const bool last = off + piece == len;
   Mr* mr = nullptr;
   // A zero-length write carries no key to check, as on real HCAs.
   if (len > 0) {
     mr = remote_mr(*dst, w.rkey, w.remote_addr, len, IBV_ACCESS_REMOTE_WRITE);
     if (mr == nullptr) {
       if (qp.type == IBV_QPT_RC) return done(IBV_WC_REM_ACCESS_ERR);
-      count(qp.sid, len, 0, 1, 0);
+      count(qp.sid, len - off, 0, 1, 0);
       return done(IBV_WC_SUCCESS, len);  // UC: the responder silently drops it
     }
   }
   RecvRing* rr = nullptr;
   ffr_rwqe rw{};
-  if (imm) {
+  if (imm && last) {
     rr = recv_ring(*dst);
     if (!cq_room(*dst->recv_cq)) return wait_resource(qp, now);
     alignas(16) uint8_t rbuf[kMaxRqStride];
     if (rr == nullptr || !peek_rwqe(*rr, rbuf)) {
       if (qp.type == IBV_QPT_RC) return rnr(qp, *dst, now);
-      count(qp.sid, len, 0, 1, 0);
+      count(qp.sid, piece, 0, 1, 0);
       return done(IBV_WC_SUCCESS, len);
     }
     std::memcpy(&rw, rbuf, sizeof(rw));
     if (rw.num_sge > rr->max_sge) return recv_error(qp, *dst, *rr, rw.wr_id, IBV_WC_LOC_QP_OP_ERR);
   }
-  if (len > 0) {
+  if (piece > 0) {
     seg_b_.clear();
-    seg_b_.push_back({mr->base + (w.remote_addr - mr->iova), len});
-    const Fault f = guarded_copy(src, seg_b_);
+    seg_b_.push_back({mr->base + (w.remote_addr - mr->iova) + off, piece});
+    const std::vector<Seg>* from = &src;
+    if (piece != len) {
+      seg_c_.clear();
+      slice_into(src, off, piece, &seg_c_);
+      from = &seg_c_;
+    }
+    const Fault f = guarded_copy(*from, seg_b_);
     if (f == Fault::kSrc) return done(IBV_WC_LOC_PROT_ERR);
     if (f == Fault::kDst) {
       if (qp.type == IBV_QPT_RC) return done(IBV_WC_REM_ACCESS_ERR);
-      count(qp.sid, len, 0, 1, 0);
+      count(qp.sid, piece, 0, 1, 0);
       return done(IBV_WC_SUCCESS, len);
     }
+  }
+  if (!last) {
+    count(qp.sid, piece, 0, 0, 0);
+    count(dst->sid, 0, piece, 0, 0);
+    qp.head_off = off + piece;
+    return more();
   }
   if (imm) {
     pop_rwqe(*rr);
@@ -359,23 +383,36 @@ Exec DataPlane::exec_write(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vector
     e.sl = static_cast<uint8_t>(qp.sl);
     cq_push(*dst->recv_cq, e, (w.send_flags & IBV_SEND_SOLICITED) != 0);
   }
-  count(qp.sid, len, 0, 1, 0);
-  count(dst->sid, 0, len, 0, imm ? 1 : 0);
+  count(qp.sid, piece, 0, 1, 0);
+  count(dst->sid, 0, piece, 0, imm ? 1 : 0);
   return done(IBV_WC_SUCCESS, len);
 }
 
-Exec DataPlane::exec_read(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vector<Seg>& local, uint64_t len) {
+// One piece of a READ, as exec_write.
+Exec DataPlane::exec_read(Qp& qp, Qp* dst, const ffr_swqe& w, const std::vector<Seg>& local, uint64_t len,
+                          uint64_t off, uint64_t piece) {
   if (len > 0) {
     Mr* mr = remote_mr(*dst, w.rkey, w.remote_addr, len, IBV_ACCESS_REMOTE_READ);
     if (mr == nullptr) return done(IBV_WC_REM_ACCESS_ERR);
     seg_b_.clear();
-    seg_b_.push_back({mr->base + (w.remote_addr - mr->iova), len});
-    const Fault f = guarded_copy(seg_b_, local);
+    seg_b_.push_back({mr->base + (w.remote_addr - mr->iova) + off, piece});
+    const std::vector<Seg>* to = &local;
+    if (piece != len) {
+      seg_c_.clear();
+      slice_into(local, off, piece, &seg_c_);
+      to = &seg_c_;
+    }
+    const Fault f = guarded_copy(seg_b_, *to);
     if (f == Fault::kSrc) return done(IBV_WC_REM_ACCESS_ERR);
     if (f == Fault::kDst) return done(IBV_WC_LOC_PROT_ERR);
   }
-  count(qp.sid, 0, len, 1, 0);
-  count(dst->sid, len, 0, 0, 0);
+  const bool last = off + piece == len;
+  count(qp.sid, 0, piece, last ? 1 : 0, 0);
+  count(dst->sid, piece, 0, 0, 0);
+  if (!last) {
+    qp.head_off = off + piece;
+    return more();
+  }
   return done(IBV_WC_SUCCESS, len);
 }
 
@@ -444,7 +481,11 @@ Exec DataPlane::execute(Qp& qp, const ffr_swqe& w, const uint8_t* payload, uint6
     auto ait = t_.ahs.find(obj_key(qp.sid, w.ud_ah));
     if (ait == t_.ahs.end() || ait->second->pd != qp.pd) return done(IBV_WC_LOC_QP_OP_ERR);
     const Ah* ah = ait->second.get();
-    if (throttled(qp, len, now)) return waiting();
+    if (!sched_admit(qp, len + kWrCost)) return waiting();
+    if (throttled(qp, len, now)) {
+      sched_refund(qp, len + kWrCost);
+      return waiting();
+    }
     if (ah->peer != 0) {
       if (len > FFR_MTU_BYTES) return done(IBV_WC_LOC_LEN_ERR);
       send_ud_remote(qp, *ah, w, seg_a_, len, inline_data);
@@ -467,17 +508,28 @@ Exec DataPlane::execute(Qp& qp, const ffr_swqe& w, const uint8_t* payload, uint6
     count(qp.sid, len, 0, 1, 0);
     return done(IBV_WC_SUCCESS, len);
   }
-  // Charged before any byte moves; READs and atomics to the requester.
-  if (throttled(qp, op == IBV_WR_ATOMIC_CMP_AND_SWP || op == IBV_WR_ATOMIC_FETCH_AND_ADD ? 8 : len, now)) return waiting();
+  // Large WRITEs and READs go a chunk per turn (sched.h). The scheduler
+  // charges each chunk, the caps the whole message before its first byte
+  // moves; READs and atomics are charged to the requester.
+  const bool atomic = op == IBV_WR_ATOMIC_CMP_AND_SWP || op == IBV_WR_ATOMIC_FETCH_AND_ADD;
+  const bool chunked = (op == IBV_WR_RDMA_WRITE || op == IBV_WR_RDMA_WRITE_WITH_IMM || op == IBV_WR_RDMA_READ) && len > chunk_;
+  const uint64_t off = chunked && qp.head_off < len ? qp.head_off : 0;
+  const uint64_t piece = chunked ? std::min(chunk_, len - off) : len;
+  const uint64_t cost = (atomic ? 8 : piece) + (off == 0 ? kWrCost : 0);
+  if (!sched_admit(qp, cost)) return waiting();
+  if (off == 0 && throttled(qp, atomic ? 8 : len, now)) {
+    sched_refund(qp, cost);
+    return waiting();
+  }
   switch (op) {
     case IBV_WR_SEND:
     case IBV_WR_SEND_WITH_IMM:
       return exec_send(qp, dst, w, seg_a_, len, nullptr, now);
     case IBV_WR_RDMA_WRITE:
     case IBV_WR_RDMA_WRITE_WITH_IMM:
-      return exec_write(qp, dst, w, seg_a_, len, now);
+      return exec_write(qp, dst, w, seg_a_, len, off, piece, now);
     case IBV_WR_RDMA_READ:
-      return exec_read(qp, dst, w, seg_a_, len);
+      return exec_read(qp, dst, w, seg_a_, len, off, piece);
     default:
       return exec_atomic(qp, dst, w, seg_a_);
   }
@@ -506,6 +558,8 @@ bool DataPlane::process_sq(Qp& qp, uint64_t now) {
   // The state is checked per WR: a WR to its own QP (loopback) can move this
   // QP to ERR through recv_error while its own completion is a success.
   for (uint32_t n = 0; n < max_batch_ && sweep_bytes_ < kSweepByteBudget && qp.state == FFR_QPS_RTS; n++) {
+    // Between two WRs or chunks of anyone else, the latency class goes first.
+    if (n > 0 && qp.sc_class != SchedClass::kLatency) serve_latency(now);
     const uint32_t prod = load_acquire(&qp.sq_hdr->prod);
     if (prod == qp.sq_cons) break;
     if (prod - qp.sq_cons > qp.sq_entries) qp.sq_cons = prod - qp.sq_entries;  // lying shim: skip the excess
@@ -514,7 +568,12 @@ bool DataPlane::process_sq(Qp& qp, uint64_t now) {
     ffr_swqe w;
     std::memcpy(&w, buf, sizeof(w));
     Exec r = execute(qp, w, buf + sizeof(ffr_swqe), now);
+    if (r.more) {
+      work = true;
+      continue;
+    }
     if (!r.done) return work;
+    qp.head_off = 0;
     qp.wait = Wait::kNone;
     qp.rnr_used = 0;
     work = true;

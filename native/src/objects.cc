@@ -98,6 +98,8 @@ void DataPlane::remove_session(uint32_t sid, bool crashed) {
       }
     }
     // qp_list first: its pointers die with the map entries.
+    for (Qp* q : t_.qp_list)
+      if (q->sid == sid) sched_detach(*q);
     t_.qp_list.erase(std::remove_if(t_.qp_list.begin(), t_.qp_list.end(), [sid](Qp* q) { return q->sid == sid; }),
                      t_.qp_list.end());
     for (auto it = t_.qps.begin(); it != t_.qps.end();) {
@@ -353,6 +355,7 @@ RingInfo DataPlane::create_qp(uint32_t sid, uint32_t qp, const QpParams& p) {
   Qp* raw = q.get();
   t_.qps.emplace(obj_key(sid, qp), std::move(q));
   t_.qp_by_qpn[p.qpn] = raw;
+  sched_attach(*raw);
   t_.qp_list.push_back(raw);
   ri.fd = r.fd.release();
   return ri;
@@ -385,6 +388,7 @@ void DataPlane::modify_qp(uint32_t sid, uint32_t qp, const QpAttrs& a) {
       if (*a.peer != 0 && q->type == IBV_QPT_UD) throw_err(EINVAL, "a UD QP reaches peers through its AHs");
       rx_abort(*q);
       q->peer = *a.peer;
+      sched_dirty_ = true;  // the latency list holds this host's QPs only
       q->remote.reset();
     }
     if (a.state) {
@@ -409,6 +413,7 @@ void DataPlane::destroy_qp(uint32_t sid, uint32_t qp) {
   Qp* raw = dead.get();
   rx_abort(*raw);  // gives back a receive-CQ slot held for a peer message
   t_.qp_by_qpn.erase(raw->qpn);
+  sched_detach(*raw);
   t_.qp_list.erase(std::remove(t_.qp_list.begin(), t_.qp_list.end(), raw), t_.qp_list.end());
   t_.qps.erase(obj_key(sid, qp));
 }

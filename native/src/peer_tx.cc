@@ -285,14 +285,25 @@ bool DataPlane::process_remote(Qp& qp, uint64_t now) {
     }
     const uint32_t op = peer_op_of(w.opcode);
     const bool data = op == FFR_PEER_SEND || op == FFR_PEER_WRITE;
-    // A new message is charged to the caps before its first segment; READs and atomics to the requester.
-    if (rs.tx_off == 0 && throttled(qp, op == FFR_PEER_ATOMIC_REQ ? 8 : len, now)) break;
+    // The scheduler charges each segment as it enters the connection, the
+    // caps a new message before its first; READs (their response bytes)
+    // and atomics are charged to the requester.
+    const uint64_t first = data ? std::min<uint64_t>(FFR_PEER_SEG, len - rs.tx_off) : op == FFR_PEER_ATOMIC_REQ ? 8 : len;
+    const uint64_t first_cost = first + (rs.tx_off == 0 ? kWrCost : 0);
+    if (!sched_admit(qp, first_cost)) break;
+    if (rs.tx_off == 0 && throttled(qp, op == FFR_PEER_ATOMIC_REQ ? 8 : len, now)) {
+      sched_refund(qp, first_cost);
+      break;
+    }
     std::vector<std::shared_ptr<Mr>> wr_refs;
     refs_of(seg_a_mrs_, &wr_refs);
     // Frame the message, a segment at a time; a full connection queue
     // leaves the rest (tx_off) for the next sweep.
+    bool admitted = true;  // the first segment was, above
     do {
       const uint64_t seg = data ? std::min<uint64_t>(FFR_PEER_SEG, len - rs.tx_off) : 0;
+      if (!admitted && !sched_admit(qp, seg)) break;
+      admitted = false;
       if (c != nullptr) {
         TxFrame f;
         f.hdr = request_hdr(qp, op, qp.dest_qpn, qp.dlid, rs.next_psn);

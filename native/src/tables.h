@@ -14,6 +14,7 @@
 #include "ffproto.h"
 #include "peer.h"
 #include "shm.h"
+#include "sched.h"
 #include "throttle.h"
 
 namespace ffr {
@@ -24,6 +25,10 @@ constexpr int kNumWcStatus = 32;
 
 struct SessionStats {
   uint64_t bytes_out = 0, bytes_in = 0, wrs_out = 0, wrs_in = 0;
+  // Time its WRs were held by a rate cap, and the data plane's time serving
+  // its send queues (Iron's rule: a host's CPU for a tenant's traffic is
+  // the tenant's), in nanoseconds.
+  uint64_t throttled_ns = 0, busy_ns = 0;
   std::array<uint64_t, kNumWcStatus> completions{};
 };
 
@@ -131,6 +136,18 @@ struct Qp {
   bool cqe_pending = false;
   ffr_cqe pending_cqe{};
   bool pending_to_err = false;
+
+  // The scheduler (sched.h): this QP's container and tenant, its deficit in
+  // the round it was last granted one, and bytes of the head WR already
+  // copied when it goes in chunks (local WRITE and READ).
+  SchedNode* sc_container = nullptr;
+  SchedNode* sc_tenant = nullptr;
+  SchedClass sc_class = SchedClass::kDefault;
+  uint64_t sc_round = 0;
+  uint64_t sc_share = 0;
+  uint64_t sc_deficit = 0;
+  uint64_t sc_want = 0;  // what the refused head lacked, for skipping empty rounds
+  uint64_t head_off = 0;
 };
 
 struct Tables {
@@ -147,6 +164,7 @@ struct Tables {
   std::unordered_map<uint32_t, std::unique_ptr<Peer>> peers;  // by hostId
   std::unordered_map<uint64_t, PeerConn*> conn_by_token;     // every open peer socket
   LimiterTable limiters;                                      // rate caps; empty = none (the fast path)
+  SchedTable sched;                                           // weights and classes of tenants and containers
   std::vector<std::unique_ptr<PeerConn>> unbound;           // accepted, HELLO not read yet
 };
 

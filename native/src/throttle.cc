@@ -36,6 +36,8 @@ bool DataPlane::throttled(Qp& qp, uint64_t len, uint64_t now) {
   if (until != 0) {
     qp.wait = Wait::kThrottle;
     qp.wait_until_ns = until;
+    auto sit = t_.sessions.find(qp.sid);
+    if (sit != t_.sessions.end()) sit->second->stats.throttled_ns += until - now;
     return true;
   }
   if (a != nullptr) a->charge(len);

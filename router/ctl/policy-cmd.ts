@@ -18,7 +18,7 @@ export const POLICY_USAGE = `
   FIELDS: --max-qp N --max-cq N --max-srq N --max-mr N --max-pd N --max-ah N --max-channel N
           --max-sessions N --max-cqe N --max-mr-bytes SIZE --max-ring-bytes SIZE (SIZE: 4G, 512MiB, bytes)
           --rate RATE --msg-rate N (RATE: 10Gbit, 500M/s, bytes/s; caps enforced per work request)
-          --weight W --class latency|default|bulk (refused: the weighted scheduler is not built yet)
+          --weight W (1-10000, share when contended) --class latency|default|bulk
           a value of "none" clears the field
 `;
 

@@ -1,4 +1,4 @@
-import { einval, eopnotsupp } from '../errors.js';
+import { einval } from '../errors.js';
 import { BYTE_QUOTAS, QUOTA_KEYS, type Quotas } from './quotas.js';
 import { parseRate, parseSize } from './units.js';
 
@@ -60,13 +60,6 @@ export const WEIGHT_MAX = 10_000;
 /** Object quotas are 24-bit (device attribute fields are u32, handles 24-bit); CQ entries u32. */
 const COUNT_MAX = 0xff_ffff;
 
-/**
- * Rate caps are token buckets in the data plane; the weighted scheduler and
- * the classes are not built yet: refusing weight and class is the honest
- * answer until they are, instead of storing a share nothing enforces.
- */
-const NOT_ENFORCED: ReadonlySet<PolicyKey> = new Set(['weight', 'class']);
-
 function positiveInt(field: string, v: unknown, hi: number, parse: (t: string) => number | undefined, unit: string): number {
   const n = typeof v === 'string' ? parse(v) : v;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1 || n > hi) {
@@ -100,8 +93,7 @@ export function checkField(key: PolicyKey, v: unknown, where = ''): Policy[Polic
 
 /**
  * A change to a policy: each field a value, or null to clear it. Throws
- * EINVAL naming the first bad field, EOPNOTSUPP for a scheduling field
- * while the scheduler is not enforced.
+ * EINVAL naming the first bad field.
  */
 export function checkPatch(raw: unknown, where = ''): Partial<Record<PolicyKey, Policy[PolicyKey] | null>> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw einval(`${where || 'policy'}: expected an object of fields`);
@@ -113,11 +105,7 @@ export function checkPatch(raw: unknown, where = ''): Partial<Record<PolicyKey, 
       out[key] = null;
       continue;
     }
-    const value = checkField(key, v, where);
-    if (NOT_ENFORCED.has(key)) {
-      throw eopnotsupp(`${where}${POLICY_FLAGS[key]}: the weighted scheduler and its classes are not built yet; quotas and rate caps are enforced`);
-    }
-    out[key] = value;
+    out[key] = checkField(key, v, where);
   }
   return out;
 }

@@ -2,7 +2,8 @@
 // suites and the cross-host suite (issue 3: "every real-client line passes
 // between containers on different hosts") so the two lists cannot drift.
 import { expect } from 'vitest';
-import { describePair, parsePerftest, parsePingpong, type PairResult } from './apps.js';
+import { describePair, expectPairOk, parsePerftest, parsePingpong, parseTap, runPair, type PairOptions, type PairResult } from './apps.js';
+import { PATHS } from './paths.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -97,8 +98,8 @@ export function checkPerftest(p: PairResult, c: PerftestCase): void {
 
 /** The checks test/c/verbs_check runs; each prints one TAP line. */
 export const VERBS_CHECKS = [
-  'write_1', 'write_4096', 'write_1048576', 'write_imm_4096', 'write_imm_1',
-  'read_1', 'read_4096', 'read_1048576',
+  'write_1', 'write_4096', 'write_1048576', 'write_imm_4096', 'write_imm_1', 'write_1048589', 'write_imm_1048589',
+  'read_1', 'read_4096', 'read_1048576', 'read_1048589',
   'send_1', 'send_4096', 'send_1048576', 'send_sges', 'send_inline',
   'cas', 'faa', 'send_cqe_before_reply', 'channel_events_unread',
   'loc_prot_bad_lkey', 'rem_access_bad_rkey', 'rem_access_out_of_bounds',
@@ -106,3 +107,21 @@ export const VERBS_CHECKS = [
   'post_send_reset', 'post_send_init', 'post_wrong_state_no_cqe',
   'rnr_retry_exc',
 ];
+
+/**
+ * Runs verbs_check between two containers and expects every check of
+ * VERBS_CHECKS to pass: the semantics test used beside caps, weights and
+ * other tenants' load.
+ */
+export async function expectVerbsCheck(o: Omit<PairOptions, 'serverArgv' | 'clientArgv' | 'clientArgvFn'>, logs: () => string): Promise<void> {
+  const vc = await runPair({
+    timeoutMs: 120_000,
+    ...o,
+    serverArgv: [PATHS.verbsCheck, '--server', '-d', 'ffr0'],
+    clientArgvFn: (ip) => [PATHS.verbsCheck, '--client', ip, '-d', 'ffr0'],
+  });
+  const tap = parseTap(vc.client.stdout);
+  expect(tap.notOk, describePair(vc, logs())).toEqual([]);
+  for (const name of VERBS_CHECKS) expect(tap.ok, `no "ok ${name}"\n${describePair(vc)}`).toContain(name);
+  expectPairOk(vc, logs);
+}

@@ -16,8 +16,13 @@ void run_client(struct dev *d, const char *host, int port)
 		check_write(&cl, sizes[i], 0);
 	check_write(&cl, 4096, 1);
 	check_write(&cl, 1, 1);
+	/* The router copies large WRITEs and READs in chunks: an odd length
+	 * ends in a short one, and the immediate comes with the last. */
+	check_write(&cl, (1u << 20) + 13, 0);
+	check_write(&cl, (1u << 20) + 13, 1);
 	for (unsigned i = 0; i < 3; i++)
 		check_read(&cl, sizes[i]);
+	check_read(&cl, (1u << 20) + 13);
 	for (unsigned i = 0; i < 3; i++) {
 		char name[32];
 		uint64_t roff = 0x100000 - (sizes[i] == (1u << 20) ? 0x100000 : 0) + 7;
